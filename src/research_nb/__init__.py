@@ -1,0 +1,56 @@
+"""research-nb: deep research from inside a Jupyter notebook.
+
+    %load_ext research_nb
+    %research "How do the economies of Norway and Sweden differ?"
+
+The public API is kept small and pinned by a test. Importing it builds nothing: the notebook front is imported
+only when the extension is loaded or `research()` is called.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from research_nb.core.task_manager import task_manager
+from research_nb.core.workflow import workflow
+from research_nb.models.research import ResearchStage, ResearchState
+
+if TYPE_CHECKING:
+    from research_nb.notebook.run import ResearchRun
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ResearchStage",
+    "ResearchState",
+    "__version__",
+    "load_ipython_extension",
+    "research",
+    "task_manager",
+    "unload_ipython_extension",
+    "workflow",
+]
+
+
+def research(query: str, **options: Any) -> ResearchRun:
+    """Start a research run on the running event loop (a notebook's) and return its handle at once.
+
+    `state = await research("question")` waits for it; options are those of `ResearchRequest`
+    (`sources=[...]`, `engine=...`, `max_search_results=...`).
+    """
+    from research_nb.notebook.run import start_research
+
+    return start_research(query, **options)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext research_nb`: registers `%research` and the kernel shutdown hook."""
+    from research_nb.notebook import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from research_nb.notebook import unload_ipython_extension as unload
+
+    unload(ipython)

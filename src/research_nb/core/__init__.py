@@ -1,0 +1,1 @@
+"""Engine-agnostic orchestration: events, workflow, task manager. Never imports a front or a concrete engine."""

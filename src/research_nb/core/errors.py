@@ -1,0 +1,54 @@
+"""One rooted exception hierarchy.
+
+`UserInputError` is a mistake the user can fix (the fronts show its message as one line, no traceback);
+`RunFailure` is a run that went wrong; cancellation is plain `asyncio.CancelledError`.
+"""
+
+from __future__ import annotations
+
+
+class ResearchNBError(Exception):
+    """Root of every error research-nb raises on purpose."""
+
+
+class UserInputError(ResearchNBError, ValueError):
+    """Bad input: the message says what is wrong and how to fix it."""
+
+
+class InvalidQueryError(UserInputError):
+    pass
+
+
+class UnknownEngineError(UserInputError):
+    pass
+
+
+class UnknownRequestError(UserInputError, KeyError):
+    """No run with that request id."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "unknown request id"
+
+
+class ClarificationError(UserInputError):
+    """Answers that do not fit the pending clarifying questions."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class InvalidStateError(UserInputError):
+    """The run is not in a state that allows the operation (e.g. resuming a completed run)."""
+
+
+class DuplicateRequestError(UserInputError):
+    pass
+
+
+class RunFailure(ResearchNBError):
+    """A run failed for a reason other than user input (an engine error, a source that broke)."""
+
+
+class EngineError(RunFailure):
+    pass

@@ -1,0 +1,338 @@
+"""The research workflow: drives an engine through clarify -> brief -> research -> compress -> report.
+
+Guarantees every front relies on:
+- every stage is cancellable; a cancelled run ends CANCELLED, keeps a partial report built from what was
+  gathered, and emits `RunFinished` before the `CancelledError` propagates;
+- an engine error ends the run FAILED with a clear message (`run` returns, it does not raise); invalid
+  arguments raise `UserInputError` subclasses before anything starts;
+- a run paused for clarifying questions returns its state; `answer_clarification` then `resume_research`
+  continue it. A run stopped after a stage (cancelled, failed, or loaded from a store) resumes at its next stage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from research_nb.core.errors import (
+    ClarificationError,
+    InvalidQueryError,
+    InvalidStateError,
+    UnknownRequestError,
+)
+from research_nb.core.events import (
+    ClarificationRequested,
+    ErrorRaised,
+    ResearchEvent,
+    ResearchEventBus,
+    RunFinished,
+    RunPaused,
+    RunStarted,
+    StageFinished,
+    StageStarted,
+    Subscription,
+)
+from research_nb.core.protocols import Engine, StageContext
+from research_nb.core.registry import EngineRegistry
+from research_nb.models.api_models import MAX_QUERY_CHARS, APIKeys
+from research_nb.models.clarification import ClarificationResponse
+from research_nb.models.research import PIPELINE, ResearchOptions, ResearchStage, ResearchState
+
+logger = logging.getLogger(__name__)
+
+StreamCallback = Callable[[ResearchEvent], Any]
+
+DEFAULT_CANCEL_REASON = "Cancelled by user"
+
+
+class ResearchWorkflow:
+    """Runs research. Holds no event-loop-bound state, so one instance serves the kernel, pytest and uvicorn."""
+
+    def __init__(
+        self,
+        *,
+        bus: ResearchEventBus | None = None,
+        engines: EngineRegistry | None = None,
+        max_finished_states: int = 1000,
+    ) -> None:
+        self.events = bus or ResearchEventBus()
+        self.engines = engines or EngineRegistry()
+        self._states: OrderedDict[str, ResearchState] = OrderedDict()
+        self._max_finished_states = max_finished_states
+
+    # -- starting -----------------------------------------------------------------------------------------
+
+    def prepare(
+        self,
+        user_query: str,
+        *,
+        options: ResearchOptions | None = None,
+        request_id: str | None = None,
+        conversation_history: list[dict[str, str]] | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+    ) -> ResearchState:
+        """Validate a question and create its PENDING state, visible through `get_state` at once.
+
+        Fronts call this before handing `resume_research(state)` to the task manager, so that a run has a
+        readable state from the moment its id is known.
+        """
+        query = _checked_query(user_query)
+        options = options or ResearchOptions()
+        self.engines.check(options.engine)
+        fields: dict[str, Any] = {"request_id": request_id} if request_id else {}
+        state = ResearchState(
+            user_query=query,
+            options=options,
+            conversation_history=conversation_history or [],
+            user_id=user_id,
+            session_id=session_id,
+            **fields,
+        )
+        self._remember(state)
+        return state
+
+    async def run(
+        self,
+        user_query: str,
+        api_keys: APIKeys | None = None,
+        conversation_history: list[dict[str, str]] | None = None,
+        request_id: str | None = None,
+        stream_callback: StreamCallback | bool | None = None,
+        *,
+        options: ResearchOptions | None = None,
+    ) -> ResearchState:
+        """Research `user_query` from the start and return the final (or paused) state."""
+        state = self.prepare(
+            user_query, options=options, request_id=request_id, conversation_history=conversation_history
+        )
+        return await self.resume_research(state, api_keys=api_keys, stream_callback=stream_callback)
+
+    async def resume_research(
+        self,
+        state: ResearchState,
+        api_keys: APIKeys | None = None,
+        stream_callback: StreamCallback | bool | None = None,
+    ) -> ResearchState:
+        """Run `state` from its next stage: a new run, one answered after a clarification pause, or one that
+        stopped (cancelled, failed) after some stages. `stream_callback`, when callable, gets every event of
+        this leg of the run in order (sync or async; it runs beside the research and cannot slow it)."""
+        if state.current_stage is ResearchStage.COMPLETED:
+            raise InvalidStateError(f"run {state.request_id} is already completed; start a new one")
+        if state.awaiting_clarification:
+            raise InvalidStateError(
+                f"run {state.request_id} is waiting for answers to its clarifying questions: "
+                "call answer_clarification(...) first (or answer_clarification(id, None) to skip)"
+            )
+        engine = self.engines.get(state.options.engine)
+        resumed = state.started_at is not None
+        if state.is_finished or resumed:
+            state.reopen()
+        state.start_research()
+        self._remember(state)
+
+        pump = _CallbackPump.start(self.events, state.request_id, stream_callback)
+        try:
+            return await self._drive(state, engine, StageContext(state, self.events, api_keys), resumed)
+        finally:
+            if pump is not None:
+                await pump.finish()
+
+    def answer_clarification(self, request_id: str, response: ClarificationResponse | None) -> ResearchState:
+        """Record answers to a paused run's questions (None skips them). Raises `ClarificationError` listing
+        every problem when the answers do not fit; then `resume_research(state)` continues the run."""
+        state = self.require_state(request_id)
+        if not state.awaiting_clarification or state.clarification is None:
+            raise InvalidStateError(f"run {request_id} is not waiting for clarification")
+        if response is None:
+            response = ClarificationResponse(request_id=state.clarification.id, answers=[])
+            problems = [p for p in state.clarification.problems_with(response) if "is required" not in p]
+        else:
+            problems = state.clarification.problems_with(response)
+        if problems:
+            raise ClarificationError("the answers do not fit the questions: " + "; ".join(problems), problems)
+        state.clarification_response = response
+        return state
+
+    # -- reading ------------------------------------------------------------------------------------------
+
+    def get_state(self, request_id: str) -> ResearchState | None:
+        return self._states.get(request_id)
+
+    def require_state(self, request_id: str) -> ResearchState:
+        state = self._states.get(request_id)
+        if state is None:
+            raise UnknownRequestError(f"no research run with id {request_id!r}")
+        return state
+
+    def adopt(self, state: ResearchState) -> None:
+        """Make a state read from elsewhere (a run store) known by its id."""
+        self._remember(state)
+
+    def list_states(self) -> list[ResearchState]:
+        return list(self._states.values())
+
+    # -- driving ------------------------------------------------------------------------------------------
+
+    async def _drive(self, state: ResearchState, engine: Engine, ctx: StageContext, resumed: bool) -> ResearchState:
+        rid = state.request_id
+        self.events.emit(RunStarted(request_id=rid, query=state.user_query, engine=engine.name, resumed=resumed))
+        stage = state.current_stage
+        try:
+            for stage in PIPELINE:
+                if stage in state.completed_stages:
+                    continue
+                state.enter_stage(stage)
+                self.events.emit(StageStarted(request_id=rid, stage=stage))
+                summary = await _run_stage(stage, engine, ctx)
+                if state.awaiting_clarification and state.clarification is not None:
+                    self.events.emit(ClarificationRequested(request_id=rid, clarification=state.clarification))
+                    self.events.emit(RunPaused(request_id=rid, stage=stage))
+                    return state
+                state.finish_stage(stage)
+                self.events.emit(StageFinished(request_id=rid, stage=stage, summary=summary))
+            state.complete()
+            self._finished(state)
+            return state
+        except asyncio.CancelledError as exc:
+            reason = str(exc.args[0]) if exc.args and exc.args[0] else DEFAULT_CANCEL_REASON
+            self._stop(state, engine, stage, cancel_reason=reason)
+            raise
+        except Exception as exc:
+            detail = _redact(f"{type(exc).__name__}: {exc}", ctx.api_keys)
+            message = f"the {stage.value.replace('_', ' ')} stage failed: {detail}"
+            logger.warning("research %s failed: %s", rid, message)
+            self.events.emit(ErrorRaised(request_id=rid, stage=stage, message=message, error_type=type(exc).__name__))
+            self._stop(state, engine, stage, error=message)
+            return state
+
+    def _stop(
+        self,
+        state: ResearchState,
+        engine: Engine,
+        stage: ResearchStage,
+        *,
+        cancel_reason: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """End a run that did not complete, keeping a partial report of what it gathered."""
+        if state.report is None:
+            try:
+                state.report = engine.partial_report(state)
+            except Exception as exc:  # a broken partial report must not hide why the run stopped
+                logger.warning("partial report for %s failed: %s", state.request_id, exc)
+        if cancel_reason is not None:
+            state.cancel(cancel_reason)
+        else:
+            state.set_error(error or "the run failed")
+        self.events.emit(
+            StageFinished(request_id=state.request_id, stage=stage, success=False, summary=cancel_reason or "")
+        )
+        self._finished(state)
+
+    def _finished(self, state: ResearchState) -> None:
+        status = state.current_stage
+        self.events.emit(
+            RunFinished(
+                request_id=state.request_id,
+                status=status.value,
+                stage=status,
+                error=state.error_message or state.cancel_reason,
+                has_report=state.report is not None,
+                duration=state.duration_seconds(),
+            )
+        )
+        self._forget_old()
+
+    def _remember(self, state: ResearchState) -> None:
+        self._states[state.request_id] = state
+        self._states.move_to_end(state.request_id)
+        self._forget_old()
+
+    def _forget_old(self) -> None:
+        finished = [rid for rid, s in self._states.items() if s.is_finished]
+        for rid in finished[: max(0, len(finished) - self._max_finished_states)]:
+            del self._states[rid]
+
+
+async def _run_stage(stage: ResearchStage, engine: Engine, ctx: StageContext) -> str:
+    """Run one stage, store its result on the state, and describe it in a few words."""
+    state = ctx.state
+    if stage is ResearchStage.CLARIFICATION:
+        if state.clarification_response is not None:
+            return "answers received"
+        if not state.options.clarify:
+            return "skipped"
+        state.clarification = await engine.clarify(ctx)
+        return "no questions" if state.clarification is None else "questions asked"
+    if stage is ResearchStage.BRIEF_GENERATION:
+        state.brief = await engine.brief(ctx)
+        return f"{len(state.brief.sub_questions)} sub-questions"
+    if stage is ResearchStage.RESEARCH_EXECUTION:
+        await engine.research(ctx)
+        return f"{len(state.passages)} passages from {len(state.sources)} sources"
+    if stage is ResearchStage.COMPRESSION:
+        state.findings = await engine.compress(ctx)
+        return f"{len(state.findings)} findings"
+    state.report = await engine.report(ctx)
+    return f"{len(state.report.references)} sources cited"
+
+
+def _checked_query(user_query: object) -> str:
+    if not isinstance(user_query, str):
+        raise InvalidQueryError(f"the research question must be text, not {type(user_query).__name__}")
+    query = user_query.strip()
+    if not query:
+        raise InvalidQueryError(
+            "the research question is empty: ask something, e.g. 'How do Norway and Sweden differ?'"
+        )
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidQueryError(f"the research question has {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
+    return query
+
+
+def _redact(text: str, api_keys: APIKeys | None) -> str:
+    return api_keys.redact(text) if api_keys is not None else text
+
+
+class _CallbackPump:
+    """Feeds a run's events to a user callback from its own task, so a slow callback never slows the run."""
+
+    def __init__(self, subscription: Subscription, callback: StreamCallback) -> None:
+        self._subscription = subscription
+        self._callback = callback
+        self._task = asyncio.get_running_loop().create_task(self._pump(), name="research-stream-callback")
+
+    @classmethod
+    def start(
+        cls, bus: ResearchEventBus, request_id: str, callback: StreamCallback | bool | None
+    ) -> _CallbackPump | None:
+        if not callable(callback):
+            return None  # True/False/None only say whether a front streams; the bus always carries the events
+        return cls(bus.subscribe(request_id, replay=False), callback)
+
+    async def _pump(self) -> None:
+        async for event in self._subscription:
+            try:
+                result = self._callback(event)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                logger.exception("stream callback failed; it will get no more events")
+                self._subscription.close()
+                return
+
+    async def finish(self, timeout: float = 1.0) -> None:
+        """Deliver what is queued (bounded by `timeout`), then stop."""
+        self._subscription.close()
+        done, _ = await asyncio.wait([self._task], timeout=timeout)
+        if not done:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+workflow = ResearchWorkflow()

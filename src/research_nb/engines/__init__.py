@@ -1,0 +1,1 @@
+"""Implementations of the `Engine` protocol, registered by name through entry points."""

@@ -1,0 +1,79 @@
+"""The request and response models every front shares (notebook magic, HTTP API, CLI). Defined once here."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from research_nb.models.research import ResearchOptions, ResearchReport, ResearchStage
+
+MAX_QUERY_CHARS = 5000
+
+
+class APIKeys(BaseModel):
+    """Keys a request may bring. `SecretStr` keeps them out of repr, str, JSON dumps and logs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    openai: SecretStr | None = None
+    anthropic: SecretStr | None = None
+    google: SecretStr | None = None
+    tavily: SecretStr | None = None
+
+    def present(self) -> list[str]:
+        """Names of the keys that are set (never their values)."""
+        return [name for name, value in self if value is not None and value.get_secret_value()]
+
+    def redact(self, text: str) -> str:
+        """`text` with every key value replaced by `***` (for error messages that may quote a request)."""
+        for _, value in self:
+            secret = value.get_secret_value() if value is not None else ""
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+class ResearchRequest(ResearchOptions):
+    """A request to research `query`. The engine options are inherited from `ResearchOptions`."""
+
+    query: str = Field(description="The research question (1..5000 characters after stripping)")
+    stream: bool = Field(True, description="Whether the client will follow the event stream")
+    api_keys: APIKeys | None = Field(None, description="Keys for this request only; never stored")
+
+    @field_validator("query")
+    @classmethod
+    def _query_is_a_question(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("the research question is empty: ask something, e.g. 'How do Norway and Sweden differ?'")
+        if len(value) > MAX_QUERY_CHARS:
+            raise ValueError(f"the research question has {len(value)} characters; the limit is {MAX_QUERY_CHARS}")
+        return value
+
+    def options(self) -> ResearchOptions:
+        return ResearchOptions.model_validate(self.model_dump(include=set(ResearchOptions.model_fields)))
+
+
+class ResearchResponse(BaseModel):
+    request_id: str
+    status: str = "accepted"
+    message: str
+    stream_url: str | None = None
+    report_url: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Error body. `detail` is what existing clients read; `error` names the exception type."""
+
+    detail: str | list[str]
+    error: str | None = None
+    request_id: str | None = None
+
+
+class ResearchStatus(BaseModel):
+    request_id: str
+    status: Literal["processing", "awaiting_clarification", "completed", "failed", "cancelled"]
+    stage: ResearchStage
+    error: str | None = None
+    report: ResearchReport | None = None

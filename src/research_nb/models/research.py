@@ -1,0 +1,294 @@
+"""The research run as data: stages, state, brief, passages, findings and the report.
+
+Pure data: no I/O and no asyncio, so the state can be saved, sent over the wire and read back with nothing lost.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from uuid import uuid4
+
+from pydantic import BaseModel, Field, JsonValue
+
+from research_nb.models.clarification import ClarificationRequest, ClarificationResponse
+
+
+def utcnow() -> datetime:
+    """Aware UTC now: every timestamp in the project is made here."""
+    return datetime.now(UTC)
+
+
+def new_request_id() -> str:
+    return uuid4().hex[:16]
+
+
+class ResearchStage(StrEnum):
+    """Where a run is. The wire shows the value (`status`) or the upper-case name (SSE `stage`)."""
+
+    PENDING = "pending"
+    CLARIFICATION = "clarification"
+    BRIEF_GENERATION = "brief_generation"
+    RESEARCH_EXECUTION = "research_execution"
+    COMPRESSION = "compression"
+    REPORT_GENERATION = "report_generation"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (ResearchStage.COMPLETED, ResearchStage.FAILED, ResearchStage.CANCELLED)
+
+
+#: The working stages in the order the workflow runs them.
+PIPELINE: tuple[ResearchStage, ...] = (
+    ResearchStage.CLARIFICATION,
+    ResearchStage.BRIEF_GENERATION,
+    ResearchStage.RESEARCH_EXECUTION,
+    ResearchStage.COMPRESSION,
+    ResearchStage.REPORT_GENERATION,
+)
+
+
+class ResearchOptions(BaseModel):
+    """How to research: the engine and its knobs. Never holds a secret (it is saved with the run)."""
+
+    engine: str = Field("offline", min_length=1, max_length=64, description="Engine name from the registry")
+    model: str | None = Field(None, max_length=200, description="Model for engines that use one")
+    max_search_results: int = Field(10, ge=1, le=100, description="Passages kept per search")
+    sources: list[str] = Field(default_factory=list, description="Files, folders or globs to research")
+    corpora: list[str] | None = Field(None, description="Built-in corpora to include; None means the engine's default")
+    max_hops: int = Field(2, ge=0, le=5, description="Follow-up search rounds after the first")
+    max_concurrency: int = Field(4, ge=1, le=32, description="Searches or model calls at once")
+    clarify: bool = Field(True, description="Let the engine pause to ask clarifying questions")
+
+
+class SubQuestion(BaseModel):
+    id: str
+    question: str
+    queries: list[str] = Field(default_factory=list)
+    entity: str | None = Field(None, description="The entity this line of a comparison is about")
+
+
+class ResearchBrief(BaseModel):
+    objective: str
+    sub_questions: list[SubQuestion] = Field(default_factory=list)
+    comparison: bool = False
+
+
+class PassageLocation(BaseModel):
+    """Where a passage sits in its document, precisely enough to find it again."""
+
+    path: str | None = None
+    page: int | None = None
+    heading: str | None = None
+    cell: int | None = None
+    start: int | None = None
+    end: int | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.page is not None:
+            parts.append(f"p. {self.page}")
+        if self.cell is not None:
+            parts.append(f"cell {self.cell}")
+        if self.heading:
+            parts.append(f'"{self.heading}"')
+        return ", ".join(parts)
+
+
+class Source(BaseModel):
+    """A document the run found."""
+
+    id: str
+    title: str
+    url: str | None = None
+    origin: str = Field("local", description="Corpus or provider the document came from")
+    attribution: str | None = None
+
+
+class Passage(BaseModel):
+    """A piece of a document the run retrieved: the only thing a citation may point at."""
+
+    id: str
+    document_id: str
+    title: str
+    text: str
+    location: PassageLocation = Field(default_factory=PassageLocation)
+    url: str | None = None
+    score: float = 0.0
+    sub_question_ids: list[str] = Field(default_factory=list)
+
+
+class Finding(BaseModel):
+    """A statement the run established, with the passages it rests on."""
+
+    sub_question_id: str
+    text: str
+    passage_ids: list[str] = Field(min_length=1)
+    score: float = 0.0
+
+
+class Citation(BaseModel):
+    number: int = Field(ge=1)
+    passage_id: str
+    quote: str
+
+
+class Reference(BaseModel):
+    number: int = Field(ge=1)
+    passage_id: str
+    source_id: str
+    title: str
+    location: str = ""
+    url: str | None = None
+    attribution: str | None = None
+
+
+class ReportSection(BaseModel):
+    title: str
+    content: str
+    subsections: list[ReportSection] = Field(default_factory=list)
+    figures: list[JsonValue] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+
+
+class ReportMetadata(BaseModel):
+    created_at: datetime = Field(default_factory=utcnow)
+    engine: str = ""
+    partial: bool = False
+    source_summary: list[str] = Field(default_factory=list)
+    documents_searched: int = 0
+    sources_cited: int = 0
+    unsupported_claims: int = 0
+
+
+class ResearchReport(BaseModel):
+    """The report; `markdown` is what users read, the other fields are its parts for machines."""
+
+    title: str
+    executive_summary: str = ""
+    introduction: str = ""
+    methodology: str = ""
+    sections: list[ReportSection] = Field(default_factory=list)
+    conclusion: str = ""
+    conclusions: list[str] = Field(default_factory=list)
+    recommendations: list[str] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list)
+    metadata: ReportMetadata = Field(default_factory=ReportMetadata)
+    quality_score: float | None = None
+    markdown: str = ""
+
+    def citations(self) -> list[Citation]:
+        found: list[Citation] = []
+        stack = list(self.sections)
+        while stack:
+            section = stack.pop(0)
+            found.extend(section.citations)
+            stack.extend(section.subsections)
+        return found
+
+
+class ResearchState(BaseModel):
+    """Everything about one run. Mutated in place by the workflow; survives a JSON round trip intact."""
+
+    request_id: str = Field(default_factory=new_request_id)
+    user_query: str
+    user_id: str | None = None
+    session_id: str | None = None
+    options: ResearchOptions = Field(default_factory=ResearchOptions)
+    conversation_history: list[dict[str, str]] = Field(default_factory=list)
+
+    current_stage: ResearchStage = ResearchStage.PENDING
+    completed_stages: list[ResearchStage] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
+    error_message: str | None = None
+    cancel_reason: str | None = None
+
+    clarification: ClarificationRequest | None = None
+    clarification_response: ClarificationResponse | None = None
+    brief: ResearchBrief | None = None
+    sources: list[Source] = Field(default_factory=list)
+    passages: list[Passage] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    report: ResearchReport | None = None
+    warnings: list[str] = Field(default_factory=list)
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+    # -- transitions -------------------------------------------------------------------------------------
+
+    def start_research(self) -> None:
+        """Mark the run started; a pending run moves to its first stage."""
+        now = utcnow()
+        self.started_at = self.started_at or now
+        if self.current_stage is ResearchStage.PENDING:
+            self.current_stage = PIPELINE[0]
+        self.updated_at = now
+
+    def enter_stage(self, stage: ResearchStage) -> None:
+        self.current_stage = stage
+        self.updated_at = utcnow()
+
+    def finish_stage(self, stage: ResearchStage) -> None:
+        if stage not in self.completed_stages:
+            self.completed_stages.append(stage)
+        self.updated_at = utcnow()
+
+    def complete(self) -> None:
+        self._end(ResearchStage.COMPLETED)
+
+    def set_error(self, message: str) -> None:
+        """The run failed: record why."""
+        self.error_message = message
+        self._end(ResearchStage.FAILED)
+
+    def cancel(self, reason: str = "Cancelled by user") -> None:
+        self.cancel_reason = reason
+        self._end(ResearchStage.CANCELLED)
+
+    def _end(self, stage: ResearchStage) -> None:
+        now = utcnow()
+        self.current_stage = stage
+        self.completed_at = now
+        self.updated_at = now
+
+    def next_stage(self) -> ResearchStage | None:
+        """The first pipeline stage not done yet (where a resumed run picks up)."""
+        for stage in PIPELINE:
+            if stage not in self.completed_stages:
+                return stage
+        return None
+
+    def reopen(self) -> None:
+        """Make a stopped (cancelled, failed, paused) run resumable from its next stage."""
+        self.error_message = None
+        self.cancel_reason = None
+        self.completed_at = None
+        self.current_stage = self.next_stage() or ResearchStage.REPORT_GENERATION
+        self.updated_at = utcnow()
+
+    # -- reading ------------------------------------------------------------------------------------------
+
+    @property
+    def is_finished(self) -> bool:
+        return self.current_stage.is_terminal
+
+    @property
+    def awaiting_clarification(self) -> bool:
+        return (
+            self.current_stage is ResearchStage.CLARIFICATION
+            and self.clarification is not None
+            and self.clarification_response is None
+        )
+
+    def passage(self, passage_id: str) -> Passage | None:
+        return next((p for p in self.passages if p.id == passage_id), None)
+
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return ((self.completed_at or utcnow()) - self.started_at).total_seconds()

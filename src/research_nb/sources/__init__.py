@@ -1,0 +1,1 @@
+"""Implementations of `SearchProvider`: local corpora and the built-in ones."""
