@@ -13,6 +13,7 @@ What it fixes in the seed's manager (DESIGN.md section 3):
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Coroutine
@@ -74,7 +75,7 @@ class BackgroundTaskManager:
         while (entry := self._entries.get(request_id)) is not None and not entry.task.done():
             if _loop_closed(entry.task):
                 break
-            entry.task.cancel("Replaced by a new submission")
+            _cancel(entry, "Replaced by a new submission")
             await asyncio.wait([entry.task])
         return self.start(request_id, coro, metadata)
 
@@ -117,12 +118,13 @@ class BackgroundTaskManager:
         return self.cancel_nowait(request_id, reason)
 
     def cancel_nowait(self, request_id: str, reason: str = "Cancelled by user") -> bool:
-        """`cancel_task` for synchronous callers (a widget button, a signal handler)."""
+        """`cancel_task` for synchronous callers (a widget button, a signal handler). False when the task is
+        already being cancelled (the seed's contract: a second cancel reports nothing new)."""
         entry = self._entries.get(request_id)
-        if entry is None or entry.task.done() or _loop_closed(entry.task):
+        if entry is None or entry.task.done() or _loop_closed(entry.task) or entry.record.cancel_reason is not None:
             return False
-        entry.record.cancel_reason = reason
-        return entry.task.cancel(reason)
+        _cancel(entry, reason)
+        return True
 
     async def wait(self, request_id: str) -> TaskRecord | None:
         """Wait until the task ends (however it ends) and return its record."""
@@ -162,8 +164,7 @@ class BackgroundTaskManager:
         running = [e.task for e in self._entries.values() if not e.task.done() and e.task.get_loop() is loop]
         for rid, entry in self._entries.items():
             if entry.task in running:
-                entry.record.cancel_reason = reason
-                entry.task.cancel(reason)
+                _cancel(entry, reason)
                 logger.info("cancelling research task %s for shutdown", rid)
         if running:
             await asyncio.wait(running, timeout=timeout)
@@ -196,6 +197,21 @@ def _snapshot(entry: _Entry) -> TaskRecord:
         record.status = "cancelled"
         record.cancel_reason = "Lost: its event loop closed"
     return record
+
+
+def _cancel(entry: _Entry, reason: str) -> None:
+    """Cancel so that the coroutine itself sees the `CancelledError`.
+
+    A task cancelled before its first step never runs its body (Python throws into an unstarted coroutine), so a
+    research run cancelled right after submission would stay PENDING with no final event for its streams. Its
+    first step is already queued on the loop: cancelling one callback later lands the cancel inside the body.
+    """
+    entry.record.cancel_reason = reason
+    coro = entry.task.get_coro()
+    if inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+        entry.task.get_loop().call_soon(entry.task.cancel, reason)
+    else:
+        entry.task.cancel(reason)
 
 
 def _loop_closed(task: asyncio.Task[Any]) -> bool:

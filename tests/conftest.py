@@ -1,0 +1,50 @@
+"""Shared fixtures: a fresh workflow with the in-memory test engine, a fresh task manager.
+
+Subfolders may add their own conftest for their own fixtures. `tests/` is on sys.path (pytest puts a rootdir
+conftest's folder there), so test modules can `from engines_for_tests import MemoryEngine`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from engines_for_tests import ENGINE_NAME, MemoryEngine
+
+from research_nb.core.task_manager import BackgroundTaskManager
+from research_nb.core.workflow import ResearchWorkflow, workflow
+from research_nb.models.research import ResearchOptions
+
+
+@pytest.fixture
+def engine() -> MemoryEngine:
+    return MemoryEngine()
+
+
+@pytest.fixture
+def flow(engine: MemoryEngine) -> ResearchWorkflow:
+    """A workflow of its own (own event bus, own states) that knows the `engine` fixture as "memory"."""
+    fresh = ResearchWorkflow()
+    fresh.engines.register(ENGINE_NAME, lambda: engine)
+    return fresh
+
+
+@pytest.fixture
+def options() -> ResearchOptions:
+    return ResearchOptions(engine=ENGINE_NAME)
+
+
+@pytest.fixture
+async def manager() -> AsyncIterator[BackgroundTaskManager]:
+    """A task manager of its own; whatever a test leaves running is cancelled and awaited afterwards."""
+    fresh = BackgroundTaskManager()
+    yield fresh
+    await fresh.shutdown(timeout=5)
+
+
+@pytest.fixture
+def singleton_engine(engine: MemoryEngine) -> Iterator[MemoryEngine]:
+    """The `engine` fixture registered as "memory" on the `workflow` singleton, for tests of the fronts."""
+    workflow.engines.register(ENGINE_NAME, lambda: engine)
+    yield engine
+    workflow.engines.unregister(ENGINE_NAME)

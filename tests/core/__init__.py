@@ -1,0 +1,1 @@
+"""Tests of the research core: models, event bus, workflow, task manager."""
