@@ -38,6 +38,11 @@ class ClarificationError(UserInputError):
         self.problems = problems or []
 
 
+class SourceError(UserInputError):
+    """A corpus cannot be built: a given path does not exist, a built-in corpus is unknown or not installed, or
+    nothing at all is searchable."""
+
+
 class InvalidStateError(UserInputError):
     """The run is not in a state that allows the operation (e.g. resuming a completed run)."""
 

@@ -1,0 +1,171 @@
+"""Segments: what one input (a file, a built-in corpus) contributes to a corpus, analysed and ready to index.
+
+A loader turns an input into `LoadedDocument`s; `Segment.build` analyses their passages once, and the segment is
+saved in the cache under a key derived from the input's content, so an unchanged input is never read again.
+A segment is stored column-wise (plain lists and numpy arrays, no per-passage objects) because loading tens of
+thousands of passages must take milliseconds, not seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from research_nb.sources._text import analyze
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A passage before it gets its id: its text and where it sits in its document."""
+
+    text: str
+    heading: str | None = None
+    title: str | None = None  # the passage title when it is not "document title — heading"
+    page: int | None = None
+    cell: int | None = None
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass(slots=True)
+class LoadedDocument:
+    """One document as a loader produced it."""
+
+    id: str
+    title: str
+    chunks: list[Chunk]
+    path: str | None = None
+    url: str | None = None
+    origin: str = "local"
+    attribution: str | None = None
+
+
+def passage_title(document_title: str, heading: str | None) -> str:
+    """'Norway — Economy': the document title, plus the section when it adds something."""
+    if heading and heading != document_title:
+        return f"{document_title} — {heading}"
+    return document_title
+
+
+@dataclass(slots=True)
+class TokenColumn:
+    """Analysed text of every passage of a segment: term ids (into the segment's vocabulary) and offsets."""
+
+    ids: IntArray
+    offsets: IntArray  # passage i has ids[offsets[i]:offsets[i + 1]]
+
+
+@dataclass(slots=True)
+class Segment:
+    """Documents, passages (column-wise) and analysed terms of one input."""
+
+    documents: list[dict[str, str | None]]
+    passages: dict[str, list[str | int | None]]
+    vocabulary: list[str]
+    body: TokenColumn
+    title: TokenColumn
+    warnings: list[str] = field(default_factory=list)
+
+    COLUMNS = ("doc", "n", "title", "text", "heading", "page", "cell", "start", "end")
+
+    @property
+    def num_passages(self) -> int:
+        return len(self.passages["text"])
+
+    @classmethod
+    def build(cls, documents: list[LoadedDocument], warnings: list[str] | None = None) -> Segment:
+        """Analyse the documents' passages: the costly step, done once per input content."""
+        docs: list[dict[str, str | None]] = []
+        columns: dict[str, list[str | int | None]] = {name: [] for name in cls.COLUMNS}
+        for doc_index, doc in enumerate(documents):
+            docs.append(
+                {
+                    "id": doc.id,
+                    "title": doc.title,
+                    "path": doc.path,
+                    "url": doc.url,
+                    "origin": doc.origin,
+                    "attribution": doc.attribution,
+                }
+            )
+            for n, chunk in enumerate(doc.chunks, start=1):
+                row = (
+                    doc_index,
+                    n,
+                    chunk.title or passage_title(doc.title, chunk.heading),
+                    chunk.text,
+                    chunk.heading,
+                    chunk.page,
+                    chunk.cell,
+                    chunk.start,
+                    chunk.end,
+                )
+                for name, value in zip(cls.COLUMNS, row, strict=True):
+                    columns[name].append(value)
+        vocabulary: dict[str, int] = {}
+        body = _analyse_column([str(t) for t in columns["text"]], vocabulary)
+        # The title field is the passage title plus its heading, so a Factbook passage titled "Norway — Economy"
+        # is also found by its field name ("Unemployment rate").
+        title_texts = [
+            f"{title} {heading}" if heading and str(heading) not in str(title) else str(title)
+            for title, heading in zip(columns["title"], columns["heading"], strict=True)
+        ]
+        title = _analyse_column(title_texts, vocabulary)
+        return cls(docs, columns, list(vocabulary), body, title, list(warnings or []))
+
+    # -- storage --------------------------------------------------------------------------------------------
+
+    def save(self, prefix: Path) -> None:
+        """Write `<prefix>.json` and `<prefix>.npz` atomically (a crash never leaves half a segment)."""
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "documents": self.documents,
+            "passages": self.passages,
+            "vocabulary": self.vocabulary,
+            "warnings": self.warnings,
+        }
+        _atomic_write_bytes(prefix.with_suffix(".json"), json.dumps(meta, ensure_ascii=False).encode())
+        tmp = prefix.with_name(prefix.name + f".{os.getpid()}.tmp.npz")
+        np.savez(
+            tmp,
+            body_ids=self.body.ids,
+            body_offsets=self.body.offsets,
+            title_ids=self.title.ids,
+            title_offsets=self.title.offsets,
+        )
+        os.replace(tmp, prefix.with_suffix(".npz"))
+
+    @classmethod
+    def load(cls, prefix: Path) -> Segment | None:
+        """The saved segment, or None if it is missing or unreadable (then the input is simply read again)."""
+        try:
+            meta = json.loads(prefix.with_suffix(".json").read_bytes())
+            with np.load(prefix.with_suffix(".npz"), allow_pickle=False) as arrays:
+                body = TokenColumn(arrays["body_ids"], arrays["body_offsets"])
+                title = TokenColumn(arrays["title_ids"], arrays["title_offsets"])
+            return cls(meta["documents"], meta["passages"], meta["vocabulary"], body, title, meta["warnings"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+def _analyse_column(texts: list[str], vocabulary: dict[str, int]) -> TokenColumn:
+    ids: list[int] = []
+    offsets = [0]
+    for text in texts:
+        for term in analyze(text):
+            ids.append(vocabulary.setdefault(term, len(vocabulary)))
+        offsets.append(len(ids))
+    return TokenColumn(np.asarray(ids, dtype=np.int64), np.asarray(offsets, dtype=np.int64))
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

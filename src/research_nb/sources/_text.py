@@ -1,0 +1,121 @@
+"""Text helpers shared by the loaders and the index: analysis (tokens for BM25), HTML fragments, passage splitting.
+
+The analyser is the one place that decides what a "term" is, so the index and the queries always agree:
+lower-cased word tokens of two or more characters, English stop words removed (bm25s's list), Snowball-stemmed
+(PyStemmer).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_STOPWORDS = frozenset(STOPWORDS_EN)
+_TAG = re.compile(r"<[^>]*>")
+_BREAK_TAG = re.compile(r"<\s*(br|/p|/li|/div)\s*/?>", re.IGNORECASE)
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+_BLANK_LINES = re.compile(r"\n\s*\n")
+# A sentence ends at . ! or ? followed by space and something that can start a sentence.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
+
+#: Passages are cut at paragraph (then sentence) boundaries to stay under this many characters.
+MAX_PASSAGE_CHARS = 1200
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def analyze(text: str) -> list[str]:
+    """The index terms of `text`, in order (duplicates kept: they are term frequencies)."""
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS]
+    stems: list[str] = _stemmer().stemWords(words)
+    return stems
+
+
+def strip_html_fragment(fragment: str) -> str:
+    """Plain text of a small trusted HTML fragment (a Factbook value): tags dropped, entities decoded.
+
+    A regular expression is enough here: the fragments are generated markup without scripts or comments. Whole
+    HTML pages go through selectolax in the loaders.
+    """
+    text = _BREAK_TAG.sub("\n", fragment)
+    return normalize_space(html.unescape(_TAG.sub("", text)))
+
+
+def normalize_space(text: str) -> str:
+    """Collapse runs of spaces and newlines into one space."""
+    return " ".join(text.split())
+
+
+def normalize_lines(text: str) -> str:
+    """Collapse spaces inside lines, keep paragraph breaks (at most one blank line), trim the ends."""
+    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A half-open character range of a text."""
+
+    start: int
+    end: int
+
+
+def paragraph_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Spans of the non-blank paragraphs (separated by blank lines) of `text[start:end]`, whitespace trimmed."""
+    end = len(text) if end is None else end
+    spans: list[Span] = []
+    cursor = start
+    for match in _BLANK_LINES.finditer(text, start, end):
+        _add_trimmed(text, cursor, match.start(), spans)
+        cursor = match.end()
+    _add_trimmed(text, cursor, end, spans)
+    return spans
+
+
+def passage_spans(text: str, start: int = 0, end: int | None = None, max_chars: int = MAX_PASSAGE_CHARS) -> list[Span]:
+    """Cut `text[start:end]` into passages of whole paragraphs, each at most `max_chars` long where possible.
+
+    Consecutive paragraphs are packed together; a paragraph longer than `max_chars` is cut between sentences
+    (a single sentence longer than that stays whole: a citation must be able to quote it).
+    """
+    pieces: list[Span] = []
+    for para in paragraph_spans(text, start, end):
+        if para.end - para.start <= max_chars:
+            pieces.append(para)
+        else:
+            pieces.extend(_sentence_spans(text, para))
+    passages: list[Span] = []
+    for piece in pieces:
+        if passages and piece.end - passages[-1].start <= max_chars:
+            passages[-1] = Span(passages[-1].start, piece.end)
+        else:
+            passages.append(piece)
+    return passages
+
+
+def _sentence_spans(text: str, para: Span) -> list[Span]:
+    spans: list[Span] = []
+    cursor = para.start
+    for match in _SENTENCE_END.finditer(text, para.start, para.end):
+        spans.append(Span(cursor, match.start()))
+        cursor = match.end()
+    spans.append(Span(cursor, para.end))
+    return spans
+
+
+def _add_trimmed(text: str, start: int, end: int, out: list[Span]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        out.append(Span(start, end))
