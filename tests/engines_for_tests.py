@@ -8,8 +8,8 @@ Tests steer it without sleeping:
 - `engine.hold(stage)` returns a `Gate`; every run that reaches that stage waits there until `gate.open()`, and
   `await gate.reached(n)` returns once `n` runs are waiting. Research and later stages are held after something
   was gathered, so a cancelled run has material for its partial report.
-- `engine.fail_in = stage` makes that stage raise `OSError`; `engine.chatter = n` logs `n` routine lines per
-  sub-question (to flood slow subscribers).
+- `engine.fail_in = stage` makes that stage raise `engine.failure` (an `OSError` by default);
+  `engine.chatter = n` logs `n` routine lines per sub-question (to flood slow subscribers).
 """
 
 from __future__ import annotations
@@ -90,8 +90,14 @@ COUNTRIES = ("Norway", "Sweden", "Finland")
 _STOPWORDS = frozenset("the and how what does for with its are was from that this their they who why".split())
 
 
+def _stem(word: str) -> str:
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+
+
 def words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 2 and w not in _STOPWORDS}
+    return {_stem(w) for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 2 and w not in _STOPWORDS}
 
 
 def first_sentence(text: str) -> str:
@@ -133,6 +139,7 @@ class MemoryEngine:
         self.passages = passages
         self.questions = questions
         self.fail_in: ResearchStage | None = None
+        self.failure: Exception | None = None
         self.chatter = 0
         self.calls: Counter[ResearchStage] = Counter()
         self._gates: dict[ResearchStage, Gate] = {}
@@ -145,14 +152,16 @@ class MemoryEngine:
     async def _checkpoint(self, stage: ResearchStage) -> None:
         await asyncio.sleep(0)  # a real engine awaits I/O in every stage: give cancellation its chance
         if self.fail_in is stage:
-            raise OSError(f"the corpus file for {stage.value} is unreadable")
+            raise self.failure or OSError(f"the corpus file for {stage.value} is unreadable")
         gate = self._gates.get(stage)
         if gate is not None:
             await gate.pass_through()
 
-    def search(self, query: str, k: int) -> list[Passage]:
+    def search(self, query: str, k: int, entity: str | None = None) -> list[Passage]:
+        """Passages sharing the most words with `query`; only those titled after `entity` when one is given."""
         terms = words(query)
-        scored = [(len(terms & words(p.title + " " + p.text)), p) for p in self.passages]
+        candidates = [p for p in self.passages if entity is None or entity in p.title]
+        scored = [(len(terms & words(p.title + " " + p.text)), p) for p in candidates]
         hits = sorted((pair for pair in scored if pair[0] > 0), key=lambda pair: -pair[0])[:k]
         return [p.model_copy(update={"score": float(score)}) for score, p in hits]
 
@@ -171,15 +180,16 @@ class MemoryEngine:
         state = ctx.state
         focus = _answers_as_text(state)
         objective = state.user_query + (f" (focus: {focus})" if focus else "")
-        entities = [c for c in COUNTRIES if c.lower() in state.user_query.lower()] or [None]
+        entities = [c for c in COUNTRIES if c.lower() in state.user_query.lower()]
+        topic = " ".join(sorted(words(state.user_query) - {c.lower() for c in entities}))
         sub_questions = [
             SubQuestion(
                 id=f"sq{i}",
                 question=f"{state.user_query} — {entity}" if entity else state.user_query,
-                queries=[" ".join(filter(None, [entity, state.user_query, focus]))],
+                queries=[" ".join(filter(None, [entity, topic, focus]))],
                 entity=entity,
             )
-            for i, entity in enumerate(entities, start=1)
+            for i, entity in enumerate(entities or [None], start=1)
         ]
         return ResearchBrief(objective=objective, sub_questions=sub_questions, comparison=len(entities) > 1)
 
@@ -191,7 +201,8 @@ class MemoryEngine:
             found = 0
             for query in sub_question.queries:
                 await asyncio.sleep(0)
-                found += len(ctx.add_passages(self.search(query, ctx.options.max_search_results), sub_question.id))
+                hits = self.search(query, ctx.options.max_search_results, sub_question.entity)
+                found += len(ctx.add_passages(hits, sub_question.id))
             for n in range(self.chatter):
                 ctx.log(f"{sub_question.id}: looked at candidate {n}")
             ctx.progress(sub_question, "done", found)

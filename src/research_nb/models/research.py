@@ -269,6 +269,10 @@ class ResearchState(BaseModel):
         self.cancel_reason = None
         self.completed_at = None
         self.current_stage = self.next_stage() or ResearchStage.REPORT_GENERATION
+        if ResearchStage.REPORT_GENERATION not in self.completed_stages:
+            # A report on an unfinished run is the partial one made when it stopped: drop it, so the resumed run
+            # shows no stale report while it works and a new stop reports everything gathered by then.
+            self.report = None
         self.updated_at = utcnow()
 
     # -- reading ------------------------------------------------------------------------------------------
