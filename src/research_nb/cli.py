@@ -1,0 +1,156 @@
+"""`research-nb`: research a question in a terminal, or `research-nb serve` for the HTTP API.
+
+    research-nb "How do the economies of Norway and Sweden differ?"
+    research-nb "What do my notes say about caching?" --sources notes/ --json
+    research-nb serve --port 8000
+
+Progress goes to stderr, the report (or, with --json, the final state) to stdout, so output can be piped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from pydantic import ValidationError
+
+from research_nb.core.errors import UserInputError
+from research_nb.core.events import ResearchEvent
+from research_nb.core.workflow import workflow
+from research_nb.models.api_models import ResearchRequest
+from research_nb.models.clarification import ChoiceSelection, ClarificationAnswer, ClarificationResponse
+from research_nb.models.research import ResearchStage, ResearchState, new_request_id
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["serve"]:
+        return _serve(args[1:])
+    return _research(args)
+
+
+def _research(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="research-nb", description="Research a question; print a cited report.")
+    parser.add_argument("question", help="the research question (or `serve` to start the HTTP API)")
+    parser.add_argument("--sources", action="append", default=[], metavar="PATH", help="file, folder or glob")
+    parser.add_argument("--corpus", action="append", dest="corpora", metavar="NAME", help="built-in corpus")
+    parser.add_argument("--engine", default="offline", help="engine name (default: offline)")
+    parser.add_argument("--model", help="model for engines that use one")
+    parser.add_argument("--max-results", type=int, default=10, dest="max_search_results", metavar="N")
+    parser.add_argument("--no-clarify", action="store_true", help="never stop to ask clarifying questions")
+    parser.add_argument("--json", action="store_true", help="print the final state as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    args = parser.parse_args(argv)
+    try:
+        request = ResearchRequest(
+            query=args.question,
+            sources=args.sources,
+            corpora=args.corpora,
+            engine=args.engine,
+            model=args.model,
+            max_search_results=args.max_search_results,
+            clarify=not args.no_clarify,
+        )
+    except ValidationError as exc:
+        return _usage_error("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    request_id = new_request_id()
+    try:
+        state = asyncio.run(_run(request, request_id, sys.stderr if not args.quiet else None))
+    except UserInputError as exc:
+        return _usage_error(str(exc))
+    except KeyboardInterrupt:
+        state = workflow.require_state(request_id)
+    _print_result(state, as_json=args.json)
+    if state.current_stage is ResearchStage.COMPLETED:
+        return EXIT_OK
+    return EXIT_CANCELLED if state.current_stage is ResearchStage.CANCELLED else EXIT_FAILED
+
+
+async def _run(request: ResearchRequest, request_id: str, progress: TextIO | None) -> ResearchState:
+    state = workflow.prepare(request.query, options=request.options(), request_id=request_id)
+    callback = (lambda event: _show(event, progress)) if progress else None
+    state = await workflow.resume_research(state, api_keys=request.api_keys, stream_callback=callback)
+    while state.awaiting_clarification:
+        workflow.answer_clarification(request_id, _ask(state))
+        state = await workflow.resume_research(state, api_keys=request.api_keys, stream_callback=callback)
+    return state
+
+
+def _ask(state: ResearchState) -> ClarificationResponse | None:
+    """Ask the clarifying questions on a terminal; without one, skip them (and say so)."""
+    assert state.clarification is not None
+    if not sys.stdin.isatty():
+        print("research-nb: the question is vague; going on without clarification (--no-clarify)", file=sys.stderr)
+        return None
+    answers = []
+    for question in state.clarification.questions:
+        print(question.question, file=sys.stderr)
+        choices = question.choices or []
+        for n, choice in enumerate(choices, start=1):
+            print(f"  {n}. {choice.label}", file=sys.stderr)
+        reply = input("> ").strip()
+        if not reply:
+            answers.append(ClarificationAnswer(question_id=question.id, skipped=True))
+        elif choices and reply.isdigit() and 1 <= int(reply) <= len(choices):
+            choice = choices[int(reply) - 1]
+            details = input(f"{choice.details_prompt or 'Details'}: ").strip() if choice.requires_details else None
+            answers.append(
+                ClarificationAnswer(question_id=question.id, selection=ChoiceSelection(id=choice.id, details=details))
+            )
+        else:
+            answers.append(ClarificationAnswer(question_id=question.id, text=reply))
+    return ClarificationResponse(request_id=state.clarification.id, answers=answers)
+
+
+def _show(event: ResearchEvent, out: TextIO | None) -> None:
+    if out is None:
+        return
+    line = {
+        "stage_started": lambda e: f"· {e.stage.value.replace('_', ' ')}",
+        "sub_question": lambda e: f"  {e.status}: {e.question}" if e.status != "searching" else "",
+        "warning": lambda e: f"  warning: {e.message}",
+        "log": lambda e: f"  {e.message}",
+        "error": lambda e: f"  error: {e.message}",
+    }.get(event.type)
+    text = line(event) if line else ""
+    if text:
+        print(text, file=out, flush=True)
+
+
+def _print_result(state: ResearchState, *, as_json: bool) -> None:
+    if as_json:
+        print(state.model_dump_json(indent=2))
+        return
+    if state.report is not None:
+        print(state.report.markdown, end="")
+    if state.current_stage is not ResearchStage.COMPLETED:
+        reason = state.error_message or state.cancel_reason or state.current_stage.value
+        print(f"research-nb: run {state.current_stage.value}: {reason}", file=sys.stderr)
+
+
+def _serve(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="research-nb serve", description="Serve the HTTP API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    try:
+        import uvicorn
+    except ImportError:
+        return _usage_error("the HTTP API needs the server extra: pip install 'research-nb[server]'")
+    # By import string: the CLI and the API are separate fronts and do not import each other.
+    uvicorn.run("research_nb.api.main:app", host=args.host, port=args.port)
+    return EXIT_OK
+
+
+def _usage_error(message: str) -> int:
+    print(f"research-nb: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

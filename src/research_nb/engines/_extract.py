@@ -1,0 +1,163 @@
+"""Extractive compression: pick the sentences that answer a sub-question, and the side-by-side fields.
+
+Every finding is a whole sentence cut from a retrieved passage (so its citation is true by construction).
+Sentences are scored by the IDF-weighted overlap of their terms with the sub-question plus a prior from the
+passage's search rank, near-duplicates are dropped, and the rest are chosen by maximal marginal relevance so a
+section does not repeat itself. Output is in reading order and fully deterministic (ties break on ids/offsets).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from research_nb.engines._text import Sentence, jaccard, sentences, terms
+from research_nb.models.research import Finding, Passage, SubQuestion
+
+FINDINGS_PER_SUB_QUESTION = 6
+_MMR_LAMBDA = 0.7
+_DUPLICATE = 0.8
+_FIELD_LINE = re.compile(r"^(?P<field>[^:\n]{2,80}):\s+(?P<value>\S.*)$")
+_CELL_CHARS = 70
+_QUANTITY = re.compile(r"^[-+]?[$€£¥]?\s?-?[0-9]")
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    sentence: Sentence
+    passage: Passage
+    passage_rank: int
+    terms: frozenset[str]
+    score: float
+
+
+def select_findings(
+    sub_question: SubQuestion, passages: Sequence[Passage], limit: int = FINDINGS_PER_SUB_QUESTION
+) -> list[Finding]:
+    """The best `limit` sentences of `passages` (ranked best first) for `sub_question`, in reading order."""
+    query_terms = Counter(terms(" ".join([sub_question.question, *sub_question.queries])))
+    if sub_question.entity:
+        for term in terms(sub_question.entity):
+            query_terms.pop(term, None)  # the entity's own name says nothing about relevance inside its documents
+    candidates = _candidates(passages, query_terms)
+    chosen = _mmr(candidates, limit)
+    chosen.sort(key=lambda c: (_document_order(c, passages), c.passage.location.start or 0, c.sentence.start))
+    return [
+        Finding(sub_question_id=sub_question.id, text=c.sentence.text, passage_ids=[c.passage.id], score=c.score)
+        for c in chosen
+    ]
+
+
+def _candidates(passages: Sequence[Passage], query_terms: Counter[str]) -> list[_Candidate]:
+    pool: list[tuple[Sentence, Passage, int, frozenset[str]]] = []
+    for rank, passage in enumerate(passages):
+        for sentence in _usable(sentences(passage.text)):
+            pool.append((sentence, passage, rank, frozenset(terms(sentence.text))))
+    if not pool:
+        return []
+    document_frequency = Counter(t for *_, ts in pool for t in ts)
+    n = len(pool)
+    idf = {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in document_frequency.items()}
+    total_query = sum(idf.get(t, 0.0) for t in query_terms) or 1.0
+    top_score = max((p.score for p in passages), default=0.0) or 1.0
+    scored = []
+    for sentence, passage, rank, sentence_terms in pool:
+        overlap = sum(idf.get(t, 0.0) for t in query_terms if t in sentence_terms) / total_query
+        prior = 0.5 * max(passage.score, 0.0) / top_score + 0.5 / (1 + rank)
+        length_penalty = 0.15 if len(sentence_terms) < 3 else 0.0
+        scored.append(_Candidate(sentence, passage, rank, sentence_terms, overlap + 0.6 * prior - length_penalty))
+    return scored
+
+
+def _usable(found: list[Sentence]) -> list[Sentence]:
+    """Drop what is not a statement: editorial notes, and all but the first data line of a passage (a field's
+    first line is its newest value; the older years would read as near-repeats)."""
+    kept: list[Sentence] = []
+    has_field_line = False
+    for sentence in found:
+        match = _FIELD_LINE.match(sentence.text)
+        if match is not None:
+            if has_field_line or match.group("field").strip().lower() == "note":
+                continue
+            has_field_line = True
+        kept.append(sentence)
+    return kept
+
+
+def _mmr(candidates: list[_Candidate], limit: int) -> list[_Candidate]:
+    remaining = sorted(candidates, key=lambda c: (-c.score, c.passage_rank, c.passage.id, c.sentence.start))
+    chosen: list[_Candidate] = []
+    seen_texts: set[str] = set()
+    while remaining and len(chosen) < limit:
+        best: _Candidate | None = None
+        best_value = -math.inf
+        for candidate in remaining:
+            similarity = max((jaccard(candidate.terms, c.terms) for c in chosen), default=0.0)
+            value = _MMR_LAMBDA * candidate.score - (1 - _MMR_LAMBDA) * similarity
+            if value > best_value:
+                best, best_value = candidate, value
+        assert best is not None
+        remaining.remove(best)
+        key = best.sentence.text.casefold()
+        if key in seen_texts or any(jaccard(best.terms, c.terms) >= _DUPLICATE for c in chosen):
+            continue
+        seen_texts.add(key)
+        chosen.append(best)
+    return chosen
+
+
+def _document_order(candidate: _Candidate, passages: Sequence[Passage]) -> int:
+    """Sections follow the best-ranked document first; within a document, reading order."""
+    for index, passage in enumerate(passages):
+        if passage.document_id == candidate.passage.document_id:
+            return index
+    return len(passages)
+
+
+# -- side-by-side fields --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    field: str
+    value: str  # a prefix of the passage's first line after "Field: ", so it is a verbatim quote
+    passage: Passage
+
+
+def field_value(passage: Passage) -> FieldValue | None:
+    """The `Field: value` a data passage states on its first line (World Factbook style), if any."""
+    first_line = passage.text.split("\n", 1)[0].strip()
+    match = _FIELD_LINE.match(first_line)
+    if match is None:
+        return None
+    field = match.group("field").strip()
+    if passage.location.heading and field != passage.location.heading:
+        return None  # a composite field ("GDP - composition, by sector of origin, agriculture: 2%") is no one value
+    return FieldValue(field=field, value=_short(match.group("value")), passage=passage)
+
+
+def is_quantity(value: str) -> bool:
+    """A figure ("$91,100 (2024 est.)", "4%", "3.042 million") rather than a list of words."""
+    return bool(_QUANTITY.match(value))
+
+
+def is_field_line(text: str) -> bool:
+    return _FIELD_LINE.match(text) is not None
+
+
+def _short(value: str) -> str:
+    """Cut a long value at a natural break outside parentheses, keeping it a prefix of the original (so still a
+    verbatim quote)."""
+    if len(value) <= _CELL_CHARS:
+        return value
+    depth, breaks = 0, {"; ": -1, ", ": -1, " ": -1}
+    for i, char in enumerate(value[:_CELL_CHARS]):
+        depth += (char == "(") - (char == ")")
+        for mark in breaks:
+            if depth == 0 and value.startswith(mark, i) and i > 20:
+                breaks[mark] = i
+    cut = next((breaks[m] for m in ("; ", ", ", " ") if breaks[m] > 0), _CELL_CHARS)
+    return value[:cut]

@@ -1,0 +1,195 @@
+"""Reading a research question without a language model: entities, aspect, comparison, vagueness.
+
+Entities are found two ways: names of documents in the corpus that appear (capitalised) in the question —
+"Norway", "Arthur's Magazine" — and, failing that, runs of capitalised words. The aspect is what is left once
+entities, stop words and comparison words are gone ("economies"). The same title lookup finds the entities a
+retrieved passage mentions, which is what the multi-hop search follows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from research_nb.engines._text import COMPARISON_WORDS, STOPWORDS, words
+from research_nb.models.research import ResearchBrief, SubQuestion
+
+_MAX_NAME_WORDS = 8
+_TOKEN = re.compile(r"[^\W_]+(?:['’.\-&][^\W_]+)*\.?", re.UNICODE)
+_CONNECTORS = frozenset({"of", "the", "for", "and", "de", "la", "von", "van", "du", "del", "in", "on", "&"})
+
+
+@dataclass(frozen=True)
+class Mention:
+    name: str  # as written in the text
+    document_ids: tuple[str, ...]  # documents with that title; empty for a plain capitalised phrase
+    start: int
+
+
+@dataclass(frozen=True)
+class QueryAnalysis:
+    question: str
+    entities: tuple[Mention, ...]
+    aspect: str
+    comparison: bool
+    vague: bool
+
+
+class TitleIndex:
+    """Lower-cased document titles -> document ids, for spotting known names in text."""
+
+    def __init__(self, titles: Mapping[str, str]) -> None:
+        by_title: dict[str, list[str]] = {}
+        for doc_id, title in sorted(titles.items()):
+            key = title.strip().lower()
+            if key and key not in STOPWORDS and len(key) > 1:
+                by_title.setdefault(key, []).append(doc_id)
+        self._by_title = {k: tuple(v) for k, v in by_title.items()}
+
+    def mentions(self, text: str, *, fallback_capitalised: bool = False) -> list[Mention]:
+        """Known titles written with a capital in `text`, longest match first, in order of appearance.
+        With `fallback_capitalised`, unknown runs of capitalised words count as names too."""
+        tokens = [(m.group(0), m.start()) for m in _TOKEN.finditer(text)]
+        found: list[Mention] = []
+        i = 0
+        while i < len(tokens):
+            match = self._longest_title(text, tokens, i)
+            if match is not None:
+                found.append(match[0])
+                i = match[1]
+                continue
+            if fallback_capitalised and _capitalised(tokens[i][0]) and not _is_sentence_opener(tokens, i):
+                j = i + 1
+                while j < len(tokens) and j - i < _MAX_NAME_WORDS:
+                    if self._longest_title(text, tokens, j) is not None:
+                        break  # a known name starts here: it is a mention of its own
+                    word = tokens[j][0]
+                    nxt = tokens[j + 1][0] if j + 1 < len(tokens) else ""
+                    if _capitalised(word) or (word.lower() in _CONNECTORS and _capitalised(nxt) and word != "and"):
+                        j += 1
+                    else:
+                        break
+                while j - 1 > i and tokens[j - 1][0].lower() in _CONNECTORS:
+                    j -= 1  # "GDP of" before a known name is "GDP"
+                start, end = tokens[i][1], tokens[j - 1][1] + len(tokens[j - 1][0])
+                name = text[start:end].rstrip(".")
+                if name.lower() not in STOPWORDS and name.lower() not in COMPARISON_WORDS:
+                    found.append(Mention(name, (), start))
+                i = j
+                continue
+            i += 1
+        return found
+
+    def _longest_title(self, text: str, tokens: list[tuple[str, int]], i: int) -> tuple[Mention, int] | None:
+        if not _capitalised(tokens[i][0]):
+            return None
+        for j in range(min(len(tokens), i + _MAX_NAME_WORDS), i, -1):
+            start, end = tokens[i][1], tokens[j - 1][1] + len(tokens[j - 1][0])
+            span = text[start:end]
+            for candidate in (span, span.rstrip(".")):
+                ids = self._by_title.get(candidate.lower())
+                if ids:
+                    return Mention(candidate, ids, start), j
+        return None
+
+
+def analyse(question: str, titles: TitleIndex) -> QueryAnalysis:
+    entities = _dedupe(titles.mentions(question, fallback_capitalised=True))
+    known = [e for e in entities if e.document_ids]
+    if len(known) >= 2:
+        entities = known  # unknown capitalised words beside known names are topic words ("GDP", "Economy")
+    elif known:
+        entities = [e for e in entities if e.document_ids or not e.name.isupper()]
+    entity_words = {w for e in entities for w in words(e.name)}
+    question_words = words(question)
+    aspect_words = [
+        w for w in question_words if w not in STOPWORDS and w not in COMPARISON_WORDS and w not in entity_words
+    ]
+    joined = len(entities) >= 2 and any(w in ("and", "or", "vs", "versus") for w in question_words)
+    comparison = len(entities) >= 2 and (joined or any(w in COMPARISON_WORDS for w in question_words))
+    vague = not entities and len(aspect_words) < 2
+    return QueryAnalysis(question, tuple(entities), " ".join(aspect_words), comparison, vague)
+
+
+def make_brief(analysis: QueryAnalysis) -> ResearchBrief:
+    """One sub-question per entity for a comparison; otherwise the question itself plus one per entity."""
+    aspect = analysis.aspect
+    if analysis.comparison:
+        subs = [
+            SubQuestion(
+                id=f"sq{n}",
+                question=f"{e.name}: {aspect}" if aspect else e.name,
+                queries=[f"{e.name} {aspect}".strip()],
+                entity=e.name,
+            )
+            for n, e in enumerate(analysis.entities, start=1)
+        ]
+        return ResearchBrief(objective=analysis.question, sub_questions=subs, comparison=True)
+    queries = [analysis.question, *(f"{e.name} {aspect}".strip() for e in analysis.entities)]
+    main = SubQuestion(id="sq1", question=analysis.question, queries=_unique(queries))
+    return ResearchBrief(objective=analysis.question, sub_questions=[main])
+
+
+def _dedupe(mentions: Sequence[Mention]) -> list[Mention]:
+    seen: set[str] = set()
+    kept = []
+    for mention in mentions:
+        key = mention.name.lower()
+        if key not in seen:
+            seen.add(key)
+            kept.append(mention)
+    return kept
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(i for i in items if i))
+
+
+def _capitalised(token: str) -> bool:
+    return token[:1].isupper() or (token[:1].isdigit() and any(c.isupper() for c in token))
+
+
+_OPENERS = frozenset(
+    [
+        "how",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "is",
+        "are",
+        "was",
+        "were",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "compare",
+        "describe",
+        "explain",
+        "tell",
+        "give",
+        "list",
+        "summarise",
+        "summarize",
+        "in",
+        "on",
+        "the",
+        "a",
+        "an",
+    ]
+)
+
+
+def _is_sentence_opener(tokens: list[tuple[str, int]], i: int) -> bool:
+    """A capitalised question word or verb that opens the question is not a name."""
+    return tokens[i][0].lower() in _OPENERS or tokens[i][0].lower() in STOPWORDS

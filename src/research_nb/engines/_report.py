@@ -1,0 +1,218 @@
+"""Writing the Markdown report from findings: summary first, a side-by-side table for comparisons, one section
+per sub-question, numbered citations and a Sources list.
+
+Numbers are given to passages in order of first citation. Text that came from a document is escaped so it is
+shown as text: a source cannot inject links, HTML or table cells into the report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from research_nb.engines._extract import FieldValue, is_field_line
+from research_nb.models.research import (
+    Citation,
+    Finding,
+    Reference,
+    ReportMetadata,
+    ReportSection,
+    ResearchReport,
+    ResearchState,
+    Source,
+)
+
+# Enough to neutralise links and images ([ ]), HTML (< >), emphasis, code and table cells; parentheses and
+# other punctuation are harmless once brackets are escaped, and escaping them would only clutter the text.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")
+
+
+def escape(text: str) -> str:
+    """Markdown-escape text from a source so it renders literally (no links, HTML, emphasis or table breaks)."""
+    flat = _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    return "\\" + flat if flat[:1] in ("#", "+", "-", "=") else flat  # not a heading or list marker either
+
+
+@dataclass(frozen=True)
+class TableRow:
+    field: str
+    cells: tuple[FieldValue | None, ...]  # one per entity, in column order
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    state: ResearchState
+    findings: Sequence[Finding]
+    columns: tuple[str, ...] = ()  # entity names for the side-by-side table
+    rows: Sequence[TableRow] = ()
+    documents_searched: int = 0
+    engine: str = "offline"
+    partial_note: str | None = None
+
+
+class _Citations:
+    def __init__(self, state: ResearchState) -> None:
+        self._state = state
+        self._numbers: dict[str, int] = {}
+
+    def cite(self, passage_id: str) -> int:
+        if passage_id not in self._numbers:
+            self._numbers[passage_id] = len(self._numbers) + 1
+        return self._numbers[passage_id]
+
+    def references(self) -> list[Reference]:
+        sources = {s.id: s for s in self._state.sources}
+        refs = []
+        for passage_id, number in self._numbers.items():
+            passage = self._state.passage(passage_id)
+            if passage is None:
+                continue
+            source = sources.get(passage.document_id) or Source(id=passage.document_id, title=passage.title)
+            refs.append(
+                Reference(
+                    number=number,
+                    passage_id=passage_id,
+                    source_id=source.id,
+                    title=passage.title,
+                    location=passage.location.describe(),
+                    url=passage.url or source.url,
+                    attribution=source.attribution,
+                )
+            )
+        return refs
+
+
+def write_report(data: ReportInput) -> ResearchReport:
+    state = data.state
+    citations = _Citations(state)
+    brief_subs = state.brief.sub_questions if state.brief else []
+    by_sub: dict[str, list[Finding]] = {sq.id: [] for sq in brief_subs}
+    for finding in data.findings:
+        by_sub.setdefault(finding.sub_question_id, []).append(finding)
+
+    key = _key_findings(data.findings, by_sub, state)
+    lines = [f"# {escape(state.user_query)}", "", "", ""]  # line 2, the byline, is written once sources are known
+    if data.partial_note:
+        lines += [f"> **Partial report.** {data.partial_note}", ""]
+    summary_lines = [f"- {_label(state, f)}{escape(f.text)} [{citations.cite(f.passage_ids[0])}]" for f in key]
+    if summary_lines:
+        lines += ["## Key findings", "", *summary_lines, ""]
+    else:
+        lines += ["## Key findings", "", "_Nothing in the searched documents answers this question._", ""]
+
+    table = _table(data, citations)
+    if table:
+        lines += ["## At a glance", "", *table, ""]
+
+    sections: list[ReportSection] = []
+    for sq in brief_subs:
+        findings = by_sub.get(sq.id, [])
+        if not findings:
+            continue
+        title = sq.entity or ("Findings" if len(brief_subs) == 1 else sq.question)
+        body, cites = _section_body(findings, citations)
+        sections.append(ReportSection(title=title, content=body, citations=cites))
+        lines += [f"## {escape(title)}", "", body, ""]
+
+    references = citations.references()
+    lines[2] = _byline(state, data, cited=len({r.source_id for r in references}))
+    lines += ["## Sources", ""]
+    lines += [_reference_line(r) for r in references] or ["_No sources were cited._"]
+    attributions = sorted({r.attribution for r in references if r.attribution})
+    if attributions:
+        lines += ["", *(f"_{escape(a)}_" for a in attributions)]
+
+    summary_text = " ".join(f.text for f in key)
+    return ResearchReport(
+        title=state.user_query,
+        executive_summary=summary_text,
+        introduction=f"This report answers: {state.user_query}",
+        methodology=_methodology(state, data),
+        sections=sections,
+        conclusion=summary_text,
+        conclusions=[f.text for f in key],
+        references=references,
+        metadata=ReportMetadata(
+            engine=data.engine,
+            partial=data.partial_note is not None,
+            source_summary=sorted({r.title.split(" — ")[0] for r in references}),
+            documents_searched=data.documents_searched,
+            sources_cited=len({r.source_id for r in references}),
+        ),
+        quality_score=round(sum(1 for sq in brief_subs if by_sub.get(sq.id)) / len(brief_subs), 3)
+        if brief_subs
+        else 0.0,
+        markdown="\n".join(lines).rstrip() + "\n",
+    )
+
+
+def _key_findings(findings: Sequence[Finding], by_sub: dict[str, list[Finding]], state: ResearchState) -> list[Finding]:
+    """The best prose sentence of each sub-question (the best three when there is only one)."""
+    per_sub = 3 if len(by_sub) <= 1 else 1
+    key: list[Finding] = []
+    for sub_findings in by_sub.values():
+        ranked = sorted(sub_findings, key=lambda f: (is_field_line(f.text), -f.score, f.passage_ids[0]))
+        key.extend(ranked[:per_sub])
+    return key
+
+
+def _label(state: ResearchState, finding: Finding) -> str:
+    if state.brief is None or not state.brief.comparison:
+        return ""
+    entity = next((sq.entity for sq in state.brief.sub_questions if sq.id == finding.sub_question_id), None)
+    return f"**{escape(entity)}:** " if entity else ""
+
+
+def _table(data: ReportInput, citations: _Citations) -> list[str]:
+    if not data.rows or len(data.columns) < 2:
+        return []
+    lines = ["| | " + " | ".join(escape(c) for c in data.columns) + " |", "|---" * (len(data.columns) + 1) + "|"]
+    for row in data.rows:
+        cells = [f"{escape(c.value)} [{citations.cite(c.passage.id)}]" if c else "–" for c in row.cells]
+        lines.append(f"| {escape(row.field)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _section_body(findings: Sequence[Finding], citations: _Citations) -> tuple[str, list[Citation]]:
+    prose: list[str] = []
+    facts: list[str] = []
+    cites: list[Citation] = []
+    for finding in findings:
+        number = citations.cite(finding.passage_ids[0])
+        cites.append(Citation(number=number, passage_id=finding.passage_ids[0], quote=finding.text))
+        text = f"{escape(finding.text)} [{number}]"
+        (facts if is_field_line(finding.text) else prose).append(text)
+    parts = [" ".join(prose)] if prose else []
+    if facts:
+        parts.append("\n".join(f"- {fact}" for fact in facts))
+    return "\n\n".join(parts), cites
+
+
+def _reference_line(ref: Reference) -> str:
+    title = escape(ref.title)
+    where = f", {escape(ref.location)}" if ref.location else ""
+    url = f" — <{ref.url}>" if ref.url and _safe_url(ref.url) else ""
+    return f"{ref.number}. {title}{where}{url}"
+
+
+def _safe_url(url: str) -> bool:
+    return url.startswith(("https://", "http://")) and not any(c in url for c in " <>\"'`")
+
+
+def _byline(state: ResearchState, data: ReportInput, cited: int) -> str:
+    return (
+        f"_{data.engine.capitalize()} research over {data.documents_searched:,} documents · "
+        f"{len(state.sources)} sources found, {cited} cited · engine: {data.engine}_"
+    )
+
+
+def _methodology(state: ResearchState, data: ReportInput) -> str:
+    subs = len(state.brief.sub_questions) if state.brief else 0
+    return (
+        f"The question was split into {subs} sub-question(s); each was searched with BM25 over "
+        f"{data.documents_searched:,} documents, following entities named in the best passages for further "
+        f"searches. {len(state.passages)} passages from {len(state.sources)} documents were retrieved. Sentences "
+        "were scored against each sub-question, near-duplicates removed, and the report quotes the chosen "
+        "sentences verbatim, each with a citation to the passage it comes from."
+    )

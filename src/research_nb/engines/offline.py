@@ -1,0 +1,279 @@
+"""The offline engine: research with no keys and no network, deterministically.
+
+- clarify: a question too vague to research (one generic word) gets one or two concrete questions;
+- brief: a comparison ("A and B", "A vs B") becomes one sub-question per entity; other questions keep their
+  own wording plus one focused query per named entity;
+- research: the queries run concurrently (bounded), then entities that the best passages name — and that the
+  corpus has a document for — become follow-up queries, for `max_hops` rounds (multi-hop);
+  for a comparison, a data field found for one entity is looked up for the others, so the table lines up;
+- compress: sentences scored against each sub-question, near-duplicates dropped, a diverse set kept (MMR);
+- report: Markdown whose every sentence is quoted from the passage its citation points at.
+
+The same inputs give a byte-identical report: searches are recorded in sub-question order and every ranking
+breaks ties on ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from research_nb.core.protocols import StageContext
+from research_nb.engines._extract import FieldValue, field_value, is_quantity, select_findings
+from research_nb.engines._query import TitleIndex, analyse, make_brief
+from research_nb.engines._report import ReportInput, TableRow, write_report
+from research_nb.models.clarification import ClarificationChoice, ClarificationQuestion, ClarificationRequest
+from research_nb.models.research import Finding, Passage, ResearchBrief, ResearchReport, ResearchState, SubQuestion
+from research_nb.sources.corpus import Corpus
+
+DEFAULT_CORPORA = ("factbook",)
+_LINKS_PER_HOP = 3
+_TABLE_ROWS = 8
+_SECTION_FIELDS = 16
+_CACHED_TITLE_INDEXES = 8
+
+_Search = Callable[[str], Coroutine[Any, Any, list[Passage]]]
+
+
+class OfflineEngine:
+    """Extractive research over local corpora (the bundled World Factbook and the user's own files)."""
+
+    name = "offline"
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self._cache_dir = cache_dir
+        self._titles: dict[int, tuple[Corpus, TitleIndex]] = {}
+
+    # -- stages -------------------------------------------------------------------------------------------
+
+    async def clarify(self, ctx: StageContext) -> ClarificationRequest | None:
+        _, titles = await self._open(ctx)
+        if not analyse(question_of(ctx.state), titles).vague:
+            return None
+        query = ctx.state.user_query
+        return ClarificationRequest(
+            context=f"“{query}” is too broad to research well.",
+            questions=[
+                ClarificationQuestion(
+                    id="focus",
+                    question=f"Which country, organisation or subject should the research on “{query}” focus on?",
+                    context="For example: Norway, the European Union, renewable energy.",
+                    order=0,
+                ),
+                ClarificationQuestion(
+                    id="aspect",
+                    question="Which aspect matters most?",
+                    question_type="choice",
+                    choices=[
+                        ClarificationChoice(id="overview", label="overview"),
+                        ClarificationChoice(id="figures", label="key figures"),
+                        ClarificationChoice(id="history", label="history"),
+                        ClarificationChoice(
+                            id="other",
+                            label="something else",
+                            is_other=True,
+                            requires_details=True,
+                            details_prompt="Which aspect?",
+                        ),
+                    ],
+                    order=1,
+                ),
+            ],
+        )
+
+    async def brief(self, ctx: StageContext) -> ResearchBrief:
+        _, titles = await self._open(ctx)
+        return make_brief(analyse(question_of(ctx.state), titles))
+
+    async def research(self, ctx: StageContext) -> None:
+        corpus, titles = await self._open(ctx)
+        state = ctx.state
+        ctx.state.metadata["documents_searched"] = corpus.num_documents
+        brief = state.brief or make_brief(analyse(question_of(state), titles))
+        limit = asyncio.Semaphore(ctx.options.max_concurrency)
+        k = ctx.options.max_search_results
+
+        async def search(query: str) -> list[Passage]:
+            async with limit:
+                return await asyncio.to_thread(corpus.search_sync, query, k)
+
+        anchors = {sq.id: _entity_documents(sq, titles) for sq in brief.sub_questions}
+        async with asyncio.TaskGroup() as group:
+            pending = [(sq, [group.create_task(search(q)) for q in sq.queries]) for sq in brief.sub_questions]
+            for sq, tasks in pending:  # recorded in sub-question order, whatever finishes first
+                ctx.progress(sq, "searching")
+                hits = _merge([await t for t in tasks])
+                if anchors[sq.id]:
+                    hits = [h for h in hits if h.document_id in anchors[sq.id]] or hits
+                self._record(ctx, corpus, hits, sq)
+
+        for hop in range(ctx.options.max_hops):
+            followed = await self._follow_links(ctx, corpus, titles, brief, anchors, search)
+            if not followed:
+                break
+            ctx.log(f"hop {hop + 1}: followed {', '.join(followed)}")
+        if brief.comparison:
+            self._align_fields(ctx, corpus, brief, anchors)
+
+    async def compress(self, ctx: StageContext) -> list[Finding]:
+        return _findings(ctx.state)
+
+    async def report(self, ctx: StageContext) -> ResearchReport:
+        return _report(ctx.state, ctx.state.findings, partial_note=None)
+
+    def partial_report(self, state: ResearchState) -> ResearchReport | None:
+        if not state.passages:
+            return None
+        stage = state.current_stage.value.replace("_", " ")
+        note = f"The run stopped during the {stage} stage; this shows what it had gathered by then."
+        return _report(state, state.findings or _findings(state), partial_note=note)
+
+    # -- helpers ------------------------------------------------------------------------------------------
+
+    async def _open(self, ctx: StageContext) -> tuple[Corpus, TitleIndex]:
+        """The run's corpus (opened in a thread: indexing must not block the loop) and its title index."""
+        options = ctx.options
+        builtins = options.corpora if options.corpora is not None else (() if options.sources else DEFAULT_CORPORA)
+        corpus = await ctx.run_blocking(self._open_corpus, options.sources, tuple(builtins), ctx)
+        cached = self._titles.get(id(corpus))
+        if cached is None or cached[0] is not corpus:
+            index = await ctx.run_blocking(TitleIndex, corpus.titles())
+            cached = self._titles[id(corpus)] = (corpus, index)
+            while len(self._titles) > _CACHED_TITLE_INDEXES:
+                self._titles.pop(next(iter(self._titles)))
+        return cached
+
+    def _open_corpus(self, sources: Sequence[str], builtins: tuple[str, ...], ctx: StageContext) -> Corpus:
+        return Corpus.open(
+            sources, builtins=builtins, cache_dir=self._cache_dir, on_progress=ctx.log, on_warning=ctx.warn
+        )
+
+    @staticmethod
+    def _record(ctx: StageContext, corpus: Corpus, hits: list[Passage], sq: SubQuestion) -> None:
+        sources = [s for s in (corpus.source(d) for d in dict.fromkeys(h.document_id for h in hits)) if s]
+        ctx.add_passages(hits, sq.id, sources)
+        found = len({p.document_id for p in ctx.state.passages if sq.id in p.sub_question_ids})
+        ctx.progress(sq, "done" if found else "failed", sources_found=found)
+
+    async def _follow_links(
+        self,
+        ctx: StageContext,
+        corpus: Corpus,
+        titles: TitleIndex,
+        brief: ResearchBrief,
+        anchors: dict[str, set[str]],
+        search: _Search,
+    ) -> list[str]:
+        """One hop: search for documents the best passages name but the run has not retrieved yet."""
+        followed: list[str] = []
+        plans: list[tuple[SubQuestion, set[str], str]] = []
+        for sq in brief.sub_questions:
+            if anchors[sq.id]:
+                continue  # an entity with its own document needs no hops
+            have = {p.document_id for p in ctx.state.passages if sq.id in p.sub_question_ids}
+            for passage in _ranked(ctx.state, sq.id)[:_LINKS_PER_HOP]:
+                for mention in titles.mentions(passage.text):
+                    wanted = set(mention.document_ids) - have
+                    if wanted and len([p for p in plans if p[0] is sq]) < _LINKS_PER_HOP:
+                        plans.append((sq, wanted, mention.name))
+                        have |= wanted
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(search(name)) for _, _, name in plans]
+        for (sq, wanted, name), task in zip(plans, tasks, strict=True):
+            hits = [h for h in task.result() if h.document_id in wanted][:2] or task.result()[:1]
+            self._record(ctx, corpus, hits, sq)
+            followed.append(name)
+        return followed
+
+    @staticmethod
+    def _align_fields(ctx: StageContext, corpus: Corpus, brief: ResearchBrief, anchors: dict[str, set[str]]) -> None:
+        """For a comparison, read the data fields of the section each entity's best passage comes from, in the
+        document's own order (which puts headline figures first), so the table compares like with like."""
+        for sq in brief.sub_questions:
+            ranked = _ranked(ctx.state, sq.id)
+            if not ranked or not anchors[sq.id]:
+                continue
+            section = ranked[0].title
+            document_id = ranked[0].document_id
+            fields = [p for p in corpus.passages_of(document_id) if p.title == section and field_value(p)]
+            if fields:
+                ctx.add_passages(fields[:_SECTION_FIELDS], sq.id, [s for s in [corpus.source(document_id)] if s])
+
+
+def question_of(state: ResearchState) -> str:
+    """The question with any clarification answers folded in."""
+    clarification, response = state.clarification, state.clarification_response
+    if clarification is None or response is None:
+        return state.user_query
+    questions = {q.id: q for q in clarification.questions}
+    answers = [a.as_text(questions[a.question_id]) for a in response.answers if a.question_id in questions]
+    return " ".join([state.user_query, *(a for a in answers if a)])
+
+
+def _entity_documents(sq: SubQuestion, titles: TitleIndex) -> set[str]:
+    if not sq.entity:
+        return set()
+    return {d for m in titles.mentions(sq.entity) for d in m.document_ids}
+
+
+def _merge(results: Sequence[Sequence[Passage]]) -> list[Passage]:
+    best: dict[str, Passage] = {}
+    for hits in results:
+        for hit in hits:
+            if hit.id not in best or hit.score > best[hit.id].score:
+                best[hit.id] = hit
+    return sorted(best.values(), key=lambda p: (-p.score, p.id))
+
+
+def _ranked(state: ResearchState, sub_question_id: str) -> list[Passage]:
+    return sorted((p for p in state.passages if sub_question_id in p.sub_question_ids), key=lambda p: (-p.score, p.id))
+
+
+def _findings(state: ResearchState) -> list[Finding]:
+    """The sentences for each section; values already shown in the comparison table are not repeated."""
+    subs = state.brief.sub_questions if state.brief else []
+    in_table = _table_passages(_table(state)[1])
+    return [f for sq in subs for f in select_findings(sq, [p for p in _ranked(state, sq.id) if p.id not in in_table])]
+
+
+def _table(state: ResearchState) -> tuple[tuple[str, ...], list[TableRow]]:
+    """Side-by-side values for the fields that at least two entities share, in the first entity's reading order."""
+    brief = state.brief
+    if brief is None or not brief.comparison or len(brief.sub_questions) < 2:
+        return (), []
+    columns = tuple(sq.entity or sq.question for sq in brief.sub_questions)
+    per_entity: list[dict[str, FieldValue]] = []
+    order: list[str] = []
+    for sq in brief.sub_questions:
+        values: dict[str, FieldValue] = {}
+        in_reading_order = sorted(_ranked(state, sq.id), key=lambda p: (p.document_id, p.location.start or 0, p.id))
+        for passage in in_reading_order:
+            value = field_value(passage)
+            if value and is_quantity(value.value) and value.field not in values:
+                values[value.field] = value
+                if value.field not in order:
+                    order.append(value.field)
+        per_entity.append(values)
+    shared = [f for f in order if sum(f in v for v in per_entity) >= 2][:_TABLE_ROWS]
+    return columns, [TableRow(field=f, cells=tuple(v.get(f) for v in per_entity)) for f in shared]
+
+
+def _table_passages(rows: Sequence[TableRow]) -> set[str]:
+    return {cell.passage.id for row in rows for cell in row.cells if cell}
+
+
+def _report(state: ResearchState, findings: Sequence[Finding], partial_note: str | None) -> ResearchReport:
+    columns, rows = _table(state)
+    searched = state.metadata.get("documents_searched")
+    return write_report(
+        ReportInput(
+            state=state,
+            findings=findings,
+            columns=columns,
+            rows=rows,
+            documents_searched=searched if isinstance(searched, int) else 0,
+            partial_note=partial_note,
+        )
+    )
