@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from engines_for_tests import ENGINE_NAME, MemoryEngine
 
+from engines_for_tests import ENGINE_NAME, MemoryEngine
 from research_nb.core.task_manager import BackgroundTaskManager
 from research_nb.core.workflow import ResearchWorkflow, workflow
 from research_nb.models.research import ResearchOptions

@@ -87,7 +87,7 @@ PASSAGES: tuple[Passage, ...] = (
 )
 
 COUNTRIES = ("Norway", "Sweden", "Finland")
-_STOPWORDS = frozenset("the and how what does for with its are was from that this their they who why".split())
+_STOPWORDS = frozenset({"the", "and", "how", "what", "does", "for", "with", "its", "are", "from", "that", "who", "why"})
 
 
 def _stem(word: str) -> str:

@@ -66,7 +66,14 @@ def test_api_keys_never_show_their_values() -> None:
     secret = "sk-live-0123456789abcdef"
     keys = APIKeys(openai=secret, tavily="tvly-" + secret)
     request = ResearchRequest(query="q", api_keys=keys)
-    for shown in (repr(keys), str(keys), keys.model_dump_json(), repr(request), str(request), request.model_dump_json()):
+    for shown in (
+        repr(keys),
+        str(keys),
+        keys.model_dump_json(),
+        repr(request),
+        str(request),
+        request.model_dump_json(),
+    ):
         assert secret not in shown
     assert keys.present() == ["openai", "tavily"]
     assert keys.redact(f"401 for key {secret}") == "401 for key ***"

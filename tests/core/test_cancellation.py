@@ -6,8 +6,8 @@ Runs are held inside a stage by the test engine's gates, so every cancel lands w
 import asyncio
 
 import pytest
-from engines_for_tests import MemoryEngine
 
+from engines_for_tests import MemoryEngine
 from research_nb.core.events import RunFinished, RunStarted, StageFinished, StageStarted
 from research_nb.core.task_manager import BackgroundTaskManager
 from research_nb.core.workflow import ResearchWorkflow
