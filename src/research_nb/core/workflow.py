@@ -158,6 +158,17 @@ class ResearchWorkflow:
         state.clarification_response = response
         return state
 
+    def cancel_idle(self, request_id: str, reason: str = DEFAULT_CANCEL_REASON) -> bool:
+        """End a run that has no task driving it: paused for clarifying questions, or cancelled before its
+        task took its first step. It ends CANCELLED with its final event (so streams close). False when the run
+        had already finished. Never call this while a task is driving the run: cancel the task instead."""
+        state = self.require_state(request_id)
+        if state.is_finished:
+            return False
+        state.cancel(reason)
+        self._finished(state)
+        return True
+
     # -- reading ------------------------------------------------------------------------------------------
 
     def get_state(self, request_id: str) -> ResearchState | None:

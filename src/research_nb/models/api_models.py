@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from research_nb.models.clarification import ClarificationRequest
 from research_nb.models.research import ResearchOptions, ResearchReport, ResearchStage
 
 MAX_QUERY_CHARS = 5000
@@ -71,9 +72,53 @@ class ErrorResponse(BaseModel):
     request_id: str | None = None
 
 
+RunStatus = Literal["processing", "completed", "failed", "cancelled"]
+
+
 class ResearchStatus(BaseModel):
+    """`GET /research/{id}`. A run paused for clarifying questions is `processing` at stage `clarification`
+    with `awaiting_clarification` set (the wire's status values are fixed by existing clients)."""
+
     request_id: str
-    status: Literal["processing", "awaiting_clarification", "completed", "failed", "cancelled"]
+    status: RunStatus
     stage: ResearchStage
     error: str | None = None
     report: ResearchReport | None = None
+    awaiting_clarification: bool = False
+
+
+class CancelResponse(BaseModel):
+    """`DELETE /research/{id}`: `status` is the run's status afterwards (a finished run keeps its own)."""
+
+    request_id: str
+    status: RunStatus
+    message: str
+    task_cancelled: bool
+
+
+class PendingClarification(BaseModel):
+    """`GET /research/{id}/clarification` while a run waits for answers."""
+
+    request_id: str
+    state: Literal["awaiting_clarification"] = "awaiting_clarification"
+    awaiting_response: bool = True
+    clarification_request: ClarificationRequest
+    original_query: str
+
+
+class ClarificationAccepted(BaseModel):
+    """`POST /research/{id}/clarification`: the answers fit and the run goes on."""
+
+    request_id: str
+    status: Literal["resumed"] = "resumed"
+    message: str
+    current_stage: ResearchStage
+
+
+class HealthStatus(BaseModel):
+    """`GET /health` (open even when the API wants a token)."""
+
+    status: Literal["ok"] = "ok"
+    version: str
+    engines: list[str]
+    active_runs: int

@@ -1,0 +1,83 @@
+"""Every error leaves the server as an `ErrorResponse` (`detail` is what existing clients read) with the status
+code its cause calls for: the user's mistakes are 4xx with a message that names the fix, never a 500."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from research_nb.core.errors import (
+    ClarificationError,
+    DuplicateRequestError,
+    InvalidStateError,
+    UnknownRequestError,
+    UserInputError,
+)
+from research_nb.models.api_models import ErrorResponse
+
+logger = logging.getLogger(__name__)
+
+#: The project's own errors by status code; the first matching class wins (subclasses before their bases).
+_STATUS_BY_ERROR: tuple[tuple[type[UserInputError], int], ...] = (
+    (ClarificationError, 400),
+    (UnknownRequestError, 404),
+    (InvalidStateError, 409),
+    (DuplicateRequestError, 409),
+    (UserInputError, 422),
+)
+
+
+def error_response(
+    status_code: int, detail: str | list[str], error: str, *, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    body = ErrorResponse(detail=detail, error=error)
+    return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=status_code, headers=headers)
+
+
+async def _user_input_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UserInputError)
+    code = next(code for kind, code in _STATUS_BY_ERROR if isinstance(exc, kind))
+    detail: str | list[str] = exc.problems if isinstance(exc, ClarificationError) and exc.problems else str(exc)
+    return error_response(code, detail, type(exc).__name__)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Only where and what: FastAPI's own body would echo the input, and the input may hold API keys.
+    problems = [_describe(error) for error in exc.errors()]
+    return error_response(422, "; ".join(problems), "RequestValidationError")
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return error_response(exc.status_code, str(exc.detail), "HTTPException", headers=exc.headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(
+        500,
+        f"internal error ({type(exc).__name__}); the server log has the details",
+        type(exc).__name__,
+    )
+
+
+def _describe(error: object) -> str:
+    """One readable line for one pydantic error: `query: the research question is empty: ...`."""
+    assert isinstance(error, dict)
+    location = [str(part) for part in error.get("loc", ())]
+    where = ".".join(location[1:]) if len(location) > 1 else ("request body" if location == ["body"] else "request")
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(UserInputError, _user_input_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,113 @@
+"""Starting, resuming and cancelling runs for the HTTP front: requests in, core singletons out.
+
+Every run, including one resumed after its clarifying questions, is a task of the `task_manager`, driven by the
+`workflow`; the HTTP front keeps nothing of its own but the API keys of runs paused for answers (in memory only,
+so the resumed run can use them; they are never written anywhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import JsonValue
+
+from research_nb.core.task_manager import task_manager
+from research_nb.core.workflow import workflow
+from research_nb.models.api_models import APIKeys, ResearchRequest, ResearchStatus, RunStatus
+from research_nb.models.clarification import ClarificationResponse
+from research_nb.models.research import ResearchStage, ResearchState
+
+#: How long a DELETE waits for a cancelled run to wind down, so that its reply reflects the end.
+CANCEL_WAIT_SECONDS = 10.0
+
+_paused_keys: dict[str, APIKeys] = {}
+
+
+def start_run(request: ResearchRequest, *, user_id: str | None, session_id: str | None) -> ResearchState:
+    """Register the run (readable at once, its events buffered from the first) and start its task."""
+    state = workflow.prepare(request.query, options=request.options(), user_id=user_id, session_id=session_id)
+    task_manager.start(state.request_id, _drive(state, request.api_keys), metadata=_metadata(state))
+    return state
+
+
+def resume_run(request_id: str, answers: ClarificationResponse) -> ResearchState:
+    """Record the answers (raises `ClarificationError` listing what is wrong) and run the rest as a new task."""
+    state = workflow.answer_clarification(request_id, answers)
+    task_manager.start(request_id, _drive(state, _paused_keys.pop(request_id, None)), metadata=_metadata(state))
+    return state
+
+
+async def cancel_run(request_id: str, reason: str) -> bool:
+    """Cancel a run however it is waiting; True if a running task was cancelled. A finished run is left as it
+    ended. Raises `UnknownRequestError` for an unknown id."""
+    state = workflow.require_state(request_id)
+    if state.is_finished:
+        return False
+    _paused_keys.pop(request_id, None)
+    task = task_manager.get_task(request_id)
+    task_cancelled = False
+    if task is not None and not task.done():
+        task_cancelled = task_manager.cancel_nowait(request_id, reason)
+        await asyncio.wait([task], timeout=CANCEL_WAIT_SECONDS)
+        if not task.done():
+            return task_cancelled  # still unwinding: the workflow ends the run and sends its final event
+    # Paused for answers, or cancelled before its first step: no task is left to end the run.
+    workflow.cancel_idle(request_id, reason)
+    return task_cancelled
+
+
+def cancel_idle_runs(reason: str) -> int:
+    """At shutdown, after the task manager stopped the tasks: end the runs no task drives any more."""
+    idle = [
+        state.request_id
+        for state in workflow.list_states()
+        if not state.is_finished and not _has_live_task(state.request_id)
+    ]
+    for request_id in idle:
+        _paused_keys.pop(request_id, None)
+        workflow.cancel_idle(request_id, reason)
+    return len(idle)
+
+
+def run_status(state: ResearchState) -> RunStatus:
+    stage = state.current_stage
+    if stage is ResearchStage.COMPLETED:
+        return "completed"
+    if stage is ResearchStage.FAILED:
+        return "failed"
+    if stage is ResearchStage.CANCELLED:
+        return "cancelled"
+    return "processing"
+
+
+def status_of(state: ResearchState) -> ResearchStatus:
+    return ResearchStatus(
+        request_id=state.request_id,
+        status=run_status(state),
+        stage=state.current_stage,
+        error=state.error_message or state.cancel_reason,
+        report=state.report,
+        awaiting_clarification=state.awaiting_clarification,
+    )
+
+
+async def _drive(state: ResearchState, api_keys: APIKeys | None) -> ResearchState:
+    result = await workflow.resume_research(state, api_keys=api_keys)
+    if result.awaiting_clarification and api_keys is not None:
+        _paused_keys[result.request_id] = api_keys
+    return result
+
+
+def _has_live_task(request_id: str) -> bool:
+    task = task_manager.get_task(request_id)
+    return task is not None and not task.done()
+
+
+def _metadata(state: ResearchState) -> dict[str, JsonValue]:
+    return {
+        "front": "http",
+        "query": state.user_query[:100],
+        "engine": state.options.engine,
+        "user_id": state.user_id,
+        "session_id": state.session_id,
+    }
