@@ -188,3 +188,22 @@ async def test_a_resumed_run_cancelled_again_reports_everything_it_gathered(
     assert state.current_stage is ResearchStage.CANCELLED
     assert state.report is not None and state.report.metadata.partial
     assert {r.source_id for r in state.report.references} == {p.document_id for p in state.passages} > first_cited
+
+
+async def test_a_stream_callback_follows_the_resumed_leg_of_a_cancelled_run(
+    flow: ResearchWorkflow, engine: MemoryEngine, options: ResearchOptions, manager: BackgroundTaskManager
+) -> None:
+    gate = engine.hold(ResearchStage.BRIEF_GENERATION)
+    await manager.submit_research("leg", flow.run(QUESTION, request_id="leg", options=options))
+    await gate.reached()
+    await manager.cancel_task("leg")
+    await manager.wait("leg")
+    gate.open()
+    got: list[object] = []
+
+    await flow.resume_research(flow.require_state("leg"), stream_callback=got.append)
+
+    assert isinstance(got[0], RunStarted) and got[0].resumed
+    assert isinstance(got[-1], RunFinished) and got[-1].status == "completed"
+    first_leg = [e for e in flow.events.history("leg") if e.seq < got[0].seq]
+    assert got == flow.events.history("leg")[len(first_leg) :]
