@@ -165,6 +165,15 @@ class Engine(Protocol):
 
 
 @runtime_checkable
+class ChecksOptions(Protocol):
+    """An engine that can reject bad options (a missing source path) before a run starts."""
+
+    def check_options(self, options: ResearchOptions) -> None:
+        """Raise a `UserInputError` naming what is wrong and how to fix it."""
+        ...
+
+
+@runtime_checkable
 class SearchProvider(Protocol):
     """Something that turns a query into passages: a local corpus, a web search API."""
 

@@ -42,11 +42,6 @@ class EngineRegistry:
             engine = self._engines[name] = self._factory(name)()
         return engine
 
-    def check(self, name: str) -> None:
-        """Raise `UnknownEngineError` unless `name` can be built (without building it)."""
-        if name not in self._factories and name not in self.names():
-            raise self._unknown(name)
-
     def _factory(self, name: str) -> EngineFactory:
         factory = self._factories.get(name)
         if factory is not None:

@@ -36,7 +36,7 @@ from research_nb.core.events import (
     StageStarted,
     Subscription,
 )
-from research_nb.core.protocols import Engine, StageContext
+from research_nb.core.protocols import ChecksOptions, Engine, StageContext
 from research_nb.core.registry import EngineRegistry
 from research_nb.models.api_models import MAX_QUERY_CHARS, APIKeys
 from research_nb.models.clarification import ClarificationResponse
@@ -83,7 +83,9 @@ class ResearchWorkflow:
         """
         query = _checked_query(user_query)
         options = options or ResearchOptions()
-        self.engines.check(options.engine)
+        engine = self.engines.get(options.engine)
+        if isinstance(engine, ChecksOptions):
+            engine.check_options(options)
         fields: dict[str, Any] = {"request_id": request_id} if request_id else {}
         state = ResearchState(
             user_query=query,

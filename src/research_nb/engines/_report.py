@@ -95,19 +95,25 @@ def write_report(data: ReportInput) -> ResearchReport:
     lines = [f"# {escape(state.user_query)}", "", "", ""]  # line 2, the byline, is written once sources are known
     if data.partial_note:
         lines += [f"> **Partial report.** {data.partial_note}", ""]
-    summary_lines = [f"- {_label(state, f)}{escape(f.text)} [{citations.cite(f.passage_ids[0])}]" for f in key]
-    if summary_lines:
-        lines += ["## Key findings", "", *summary_lines, ""]
-    else:
-        lines += ["## Key findings", "", "_Nothing in the searched documents answers this question._", ""]
+    sections: list[ReportSection] = []
+    summary_cites = [
+        Citation(number=citations.cite(f.passage_ids[0]), passage_id=f.passage_ids[0], quote=f.text) for f in key
+    ]
+    summary_lines = [
+        f"- {_label(state, f)}{escape(f.text)} [{c.number}]" for f, c in zip(key, summary_cites, strict=True)
+    ]
+    if not summary_lines:
+        summary_lines = ["_Nothing in the searched documents answers this question._"]
+    lines += ["## Key findings", "", *summary_lines, ""]
+    sections.append(ReportSection(title="Key findings", content="\n".join(summary_lines), citations=summary_cites))
 
-    table = _table(data, citations)
+    table, table_citations = _table(data, citations)
     if table:
         lines += ["## At a glance", "", *table, ""]
+        sections.append(ReportSection(title="At a glance", content="\n".join(table), citations=table_citations))
 
-    sections: list[ReportSection] = []
     for sq in brief_subs:
-        findings = by_sub.get(sq.id, [])
+        findings = [f for f in by_sub.get(sq.id, []) if f not in key]  # the summary is not repeated below
         if not findings:
             continue
         title = sq.entity or ("Findings" if len(brief_subs) == 1 else sq.question)
@@ -164,14 +170,22 @@ def _label(state: ResearchState, finding: Finding) -> str:
     return f"**{escape(entity)}:** " if entity else ""
 
 
-def _table(data: ReportInput, citations: _Citations) -> list[str]:
+def _table(data: ReportInput, citations: _Citations) -> tuple[list[str], list[Citation]]:
     if not data.rows or len(data.columns) < 2:
-        return []
+        return [], []
     lines = ["| | " + " | ".join(escape(c) for c in data.columns) + " |", "|---" * (len(data.columns) + 1) + "|"]
+    cites: list[Citation] = []
     for row in data.rows:
-        cells = [f"{escape(c.value)} [{citations.cite(c.passage.id)}]" if c else "–" for c in row.cells]
+        cells = []
+        for cell in row.cells:
+            if cell is None:
+                cells.append("–")
+                continue
+            number = citations.cite(cell.passage.id)
+            cites.append(Citation(number=number, passage_id=cell.passage.id, quote=cell.value))
+            cells.append(f"{escape(cell.value)} [{number}]")
         lines.append(f"| {escape(row.field)} | " + " | ".join(cells) + " |")
-    return lines
+    return lines, cites
 
 
 def _section_body(findings: Sequence[Finding], citations: _Citations) -> tuple[str, list[Citation]]:
@@ -202,9 +216,13 @@ def _safe_url(url: str) -> bool:
 
 def _byline(state: ResearchState, data: ReportInput, cited: int) -> str:
     return (
-        f"_{data.engine.capitalize()} research over {data.documents_searched:,} documents · "
+        f"_{data.engine.capitalize()} research over {_count(data.documents_searched, 'document')} · "
         f"{len(state.sources)} sources found, {cited} cited · engine: {data.engine}_"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _methodology(state: ResearchState, data: ReportInput) -> str:

@@ -25,7 +25,15 @@ from research_nb.engines._extract import FieldValue, field_value, is_quantity, s
 from research_nb.engines._query import TitleIndex, analyse, make_brief
 from research_nb.engines._report import ReportInput, TableRow, write_report
 from research_nb.models.clarification import ClarificationChoice, ClarificationQuestion, ClarificationRequest
-from research_nb.models.research import Finding, Passage, ResearchBrief, ResearchReport, ResearchState, SubQuestion
+from research_nb.models.research import (
+    Finding,
+    Passage,
+    ResearchBrief,
+    ResearchOptions,
+    ResearchReport,
+    ResearchState,
+    SubQuestion,
+)
 from research_nb.sources.corpus import Corpus
 
 DEFAULT_CORPORA = ("factbook",)
@@ -45,6 +53,9 @@ class OfflineEngine:
     def __init__(self, cache_dir: Path | None = None) -> None:
         self._cache_dir = cache_dir
         self._titles: dict[int, tuple[Corpus, TitleIndex]] = {}
+
+    def check_options(self, options: ResearchOptions) -> None:
+        Corpus.check(options.sources, _builtins(options))
 
     # -- stages -------------------------------------------------------------------------------------------
 
@@ -135,8 +146,7 @@ class OfflineEngine:
     async def _open(self, ctx: StageContext) -> tuple[Corpus, TitleIndex]:
         """The run's corpus (opened in a thread: indexing must not block the loop) and its title index."""
         options = ctx.options
-        builtins = options.corpora if options.corpora is not None else (() if options.sources else DEFAULT_CORPORA)
-        corpus = await ctx.run_blocking(self._open_corpus, options.sources, tuple(builtins), ctx)
+        corpus = await ctx.run_blocking(self._open_corpus, options.sources, _builtins(options), ctx)
         cached = self._titles.get(id(corpus))
         if cached is None or cached[0] is not corpus:
             index = await ctx.run_blocking(TitleIndex, corpus.titles())
@@ -200,6 +210,13 @@ class OfflineEngine:
             fields = [p for p in corpus.passages_of(document_id) if p.title == section and field_value(p)]
             if fields:
                 ctx.add_passages(fields[:_SECTION_FIELDS], sq.id, [s for s in [corpus.source(document_id)] if s])
+
+
+def _builtins(options: ResearchOptions) -> tuple[str, ...]:
+    """The built-in corpora of a run: as asked, else the Factbook unless the user brought their own files."""
+    if options.corpora is not None:
+        return tuple(options.corpora)
+    return () if options.sources else DEFAULT_CORPORA
 
 
 def question_of(state: ResearchState) -> str:

@@ -19,13 +19,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from research_nb.core.errors import SourceError
 from research_nb.models.research import Passage, PassageLocation, Source
 from research_nb.sources._cache import SegmentCache, default_cache_dir, segment_key
-from research_nb.sources._index import LexicalIndex
+from research_nb.sources._index import BM25FParams, LexicalIndex
 from research_nb.sources._inputs import InputFile, ResolvedInputs, resolve_inputs
 from research_nb.sources._loaders import LoadError, PartialLoad, check_size, loader_for
 from research_nb.sources._segment import Segment
@@ -52,6 +53,8 @@ class Corpus:
     """A searchable set of documents; satisfies `research_nb.core.protocols.SearchProvider`."""
 
     name = "corpus"
+    #: Ranking parameters; a subclass may change them (the benchmark's ablations do).
+    index_params: ClassVar[BM25FParams] = BM25FParams()
 
     def __init__(self, segments: Sequence[Segment], warnings: Sequence[str] = ()) -> None:
         self.stats = BuildStats((), len(segments), 0, 0.0)
@@ -105,6 +108,7 @@ class Corpus:
             _offsets(body_lengths),
             _concat(title_ids),
             _offsets(title_lengths),
+            self.index_params,
         )
 
     # -- opening ------------------------------------------------------------------------------------------------
@@ -134,6 +138,7 @@ class Corpus:
         resolved = resolve_inputs(paths)
         cache_root = (cache_dir or default_cache_dir()).expanduser().resolve()
         key = (
+            cls,
             tuple(builtins),
             notebook_outputs,
             str(cache_root),
@@ -148,12 +153,20 @@ class Corpus:
             for warning in corpus.warnings:
                 warn(warning)
             return corpus
-        corpus = _Builder(SegmentCache(cache_root), notebook_outputs, progress, warn).build(builtins, resolved)
+        corpus = _Builder(cls, SegmentCache(cache_root), notebook_outputs, progress, warn).build(builtins, resolved)
         with _OPEN_LOCK:
             _OPEN_CORPORA[key] = corpus
             while len(_OPEN_CORPORA) > _OPEN_CORPORA_KEPT:
                 _OPEN_CORPORA.popitem(last=False)
         return corpus
+
+    @staticmethod
+    def check(paths: Sequence[str | Path] = (), builtins: Sequence[str] = ()) -> None:
+        """Raise `SourceError` now for a path, glob or built-in corpus that `open` could not use (cheap: reads
+        no file), so a front can reject a typo before a run starts."""
+        for name in builtins:
+            get_builtin(name).version()
+        resolve_inputs(paths)
 
     # -- searching ----------------------------------------------------------------------------------------------
 
@@ -235,8 +248,14 @@ class _Builder:
     """One `Corpus.open` that missed the in-process cache: load segments (from disk or by reading), index."""
 
     def __init__(
-        self, cache: SegmentCache, notebook_outputs: bool, progress: ProgressCallback, warn: ProgressCallback
+        self,
+        corpus_class: type[Corpus],
+        cache: SegmentCache,
+        notebook_outputs: bool,
+        progress: ProgressCallback,
+        warn: ProgressCallback,
     ) -> None:
+        self.corpus_class = corpus_class
         self.cache = cache
         self.notebook_outputs = notebook_outputs
         self.progress = progress
@@ -257,7 +276,7 @@ class _Builder:
             self._warn(self.cache.write_error)
         if not any(segment.num_passages for segment in segments):
             raise SourceError("Nothing to search: " + ("; ".join(self.warnings) or "no inputs and no built-in corpus"))
-        corpus = Corpus(segments, self.warnings)
+        corpus = self.corpus_class(segments, self.warnings)
         corpus.stats = BuildStats(tuple(self.read), self.from_cache, resolved.ignored, time.perf_counter() - started)
         ignored = f", {resolved.ignored} file(s) of other types ignored" if resolved.ignored else ""
         self.progress(

@@ -1,0 +1,48 @@
+"""The `research-nb` command in a real subprocess: the README's main job."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+QUESTION = "How do the economies of Norway and Sweden differ?"
+
+
+def cli(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RESEARCH_NB_CACHE_DIR": str(cache)}
+    return subprocess.run(
+        [sys.executable, "-m", "research_nb.cli", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_prints_the_same_cited_report_in_separate_processes(tmp_path: Path) -> None:
+    cold = cli(QUESTION, cache=tmp_path / "a")
+    warm = cli(QUESTION, cache=tmp_path / "a")
+    other_cache = cli(QUESTION, "--quiet", cache=tmp_path / "b")
+    assert cold.returncode == 0, cold.stderr
+    assert cold.stdout.startswith(f"# {QUESTION}\n")
+    assert "| Real GDP per capita |" in cold.stdout
+    assert cold.stdout == warm.stdout == other_cache.stdout
+    assert "research execution" in cold.stderr and other_cache.stderr == ""
+
+
+def test_json_output_is_the_final_state(tmp_path: Path) -> None:
+    result = cli(QUESTION, "--json", "--quiet", cache=tmp_path)
+    state = json.loads(result.stdout)
+    assert state["current_stage"] == "completed"
+    assert state["report"]["markdown"].startswith(f"# {QUESTION}")
+
+
+def test_mistakes_get_one_clear_line_and_exit_code_2(tmp_path: Path) -> None:
+    empty = cli("   ", cache=tmp_path)
+    missing = cli("anything", "--sources", str(tmp_path / "nope"), cache=tmp_path)
+    engine = cli("anything", "--engine", "nonesuch", cache=tmp_path)
+    for result in (empty, missing, engine):
+        assert result.returncode == 2
+        assert result.stderr.startswith("research-nb: ") and "Traceback" not in result.stderr
+    assert "empty" in empty.stderr
+    assert "nope" in missing.stderr
+    assert "unknown engine 'nonesuch'" in engine.stderr
