@@ -203,6 +203,7 @@ class Subscription:
         """Stop reading; the subscription leaves its channel. Idempotent."""
         self._ended = True
         self._channel.detach(self)
+        self._notify()  # a reader waiting in `__anext__` (closed by someone else, e.g. a widget) must end too
 
     async def __aenter__(self) -> Subscription:
         return self
@@ -273,14 +274,15 @@ class ResearchEventBus:
         return numbered
 
     def subscribe(self, request_id: str, *, replay: bool = True) -> Subscription:
-        """Follow a run. With `replay`, the run's past events come first (a finished run replays and ends)."""
+        """Follow a run. With `replay`, the run's past events come first (a finished run replays and ends).
+        Without it, only events from now on: on a finished run, those of its next leg when it is resumed."""
         channel = self._channel(request_id)
         subscription = Subscription(channel, self._queue_size)
         with channel.lock:
             if replay:
                 for event in channel.history:
                     subscription._push(event)
-            if channel.finished:
+            if channel.finished and replay:
                 subscription._ended = True
             else:
                 channel.subscribers.append(subscription)
