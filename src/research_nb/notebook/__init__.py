@@ -1,0 +1,53 @@
+"""The Jupyter front: `%load_ext research_nb` registers `%research`, `%%research` and the kernel shutdown hook.
+
+Loading works both from a cell and at kernel start (`c.InteractiveShellApp.extensions = ["research_nb"]`),
+before the kernel's loop runs: the loop is captured by the first run. Unloading removes the magics, the
+`%config` section and the shutdown hook, and stops the widgets' feeds; runs already going on are left running.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from research_nb.notebook.kernel import ShutdownHook
+from research_nb.notebook.magic import ResearchMagics
+from research_nb.notebook.run import ResearchRun, start_research
+from research_nb.notebook.widget import ResearchWidget, stop_all_feeds
+
+__all__ = [
+    "ResearchMagics",
+    "ResearchRun",
+    "ResearchWidget",
+    "load_ipython_extension",
+    "start_research",
+    "unload_ipython_extension",
+]
+
+# what one load installed, per shell, so that unloading removes exactly that
+_installed: dict[int, tuple[ResearchMagics, ShutdownHook]] = {}
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    if id(ipython) in _installed:
+        return
+    magics = ResearchMagics(shell=ipython)
+    ipython.register_magics(magics)
+    hook = ShutdownHook(getattr(ipython, "kernel", None))
+    hook.install()
+    _installed[id(ipython)] = (magics, hook)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    installed = _installed.pop(id(ipython), None)
+    if installed is None:
+        return
+    magics, hook = installed
+    for kind, table in ipython.magics_manager.magics.items():
+        for name in magics.magics[kind]:
+            if table.get(name) == magics.magics[kind][name]:
+                del table[name]
+    ipython.magics_manager.registry.pop(type(magics).__name__, None)
+    if magics in ipython.configurables:
+        ipython.configurables.remove(magics)
+    hook.uninstall()
+    stop_all_feeds()

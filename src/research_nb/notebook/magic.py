@@ -1,0 +1,99 @@
+"""`%research` / `%%research`: parse the line, start the run, return its handle at once.
+
+A mistake the user can fix (an empty question, an unknown option or engine, a missing path) prints one line and
+no traceback; nothing is started and other runs go on. Defaults come from `%config ResearchMagics`:
+
+    %config ResearchMagics.engine = "offline"
+    %config ResearchMagics.sources = ["notes/"]
+    %config ResearchMagics.max_results = 5
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from traitlets import Bool, Int, List, Unicode
+
+from research_nb.core.errors import UserInputError
+from research_nb.core.workflow import workflow
+from research_nb.notebook.parser import USAGE, CancelCommand, ListCommand, StartCommand, parse_magic
+from research_nb.notebook.run import ResearchRun, start_research
+
+
+@magics_class
+class ResearchMagics(Magics):
+    """Deep research from a notebook cell. Options set here are the defaults the magic's flags override."""
+
+    engine = Unicode("offline", help="Engine used when --engine is not given").tag(config=True)
+    model = Unicode(None, allow_none=True, help="Model for engines that use one (--model)").tag(config=True)
+    max_results = Int(10, help="Passages kept per search (--max-results)").tag(config=True)
+    sources = List(Unicode(), help="Files, folders or globs researched when --sources is not given").tag(config=True)
+    clarify = Bool(True, help="Let the engine ask clarifying questions first (--no-clarify)").tag(config=True)
+    widget = Bool(True, help="Show the live progress widget (--no-widget)").tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.runs: dict[str, ResearchRun] = {}
+
+    @line_cell_magic
+    def research(self, line: str, cell: str | None = None) -> ResearchRun | None:
+        """Research a question in the background and show its progress; see `%research help`."""
+        try:
+            command = parse_magic(line, cell)
+            if isinstance(command, StartCommand):
+                return self._start(command)
+            if isinstance(command, ListCommand):
+                self._list()
+            elif isinstance(command, CancelCommand):
+                self._cancel(command.request_id)
+            else:
+                print(USAGE)
+        except UserInputError as exc:
+            print(f"%research: {_in_flag_terms(str(exc))}", file=sys.stderr)
+        return None
+
+    def _start(self, command: StartCommand) -> ResearchRun:
+        options: dict[str, Any] = {
+            "engine": command.engine or self.engine,
+            "model": command.model or self.model,
+            "max_search_results": command.max_results if command.max_results is not None else self.max_results,
+            "sources": command.sources or list(self.sources),
+            "clarify": self.clarify if command.clarify is None else command.clarify,
+        }
+        show_widget = self.widget if command.widget is None else command.widget
+        run = start_research(command.query, widget=show_widget, **options)
+        self.runs[run.request_id] = run
+        return run
+
+    def _list(self) -> None:
+        states = workflow.list_states()
+        if not states:
+            print("no research runs in this kernel yet")
+            return
+        for state in states:
+            run = self.runs.get(state.request_id) or ResearchRun(state.request_id)
+            query = state.user_query if len(state.user_query) <= 60 else state.user_query[:59] + "…"
+            print(f"{state.request_id}  {run.status:<22}  {query}")
+
+    def _cancel(self, request_id: str) -> None:
+        workflow.require_state(request_id)  # UnknownRequestError names the id
+        run = self.runs.get(request_id) or ResearchRun(request_id)
+        if run.cancel():
+            print(f"cancelling run {request_id}")
+        else:
+            print(f"run {request_id} is not running (status: {run.status})")
+
+
+# The run's options are named after `ResearchRequest`'s fields; a user of the magic knows them as flags.
+_FLAGS = {"max_search_results": "--max-results", "engine": "--engine", "model": "--model", "sources": "--sources"}
+
+
+def _in_flag_terms(message: str) -> str:
+    if message.startswith("query: "):
+        return message.removeprefix("query: ")
+    for field, flag in _FLAGS.items():
+        if message.startswith(f"{field}"):
+            return flag + message.removeprefix(field)
+    return message

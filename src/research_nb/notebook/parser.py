@@ -1,0 +1,134 @@
+"""Parsing the `%research` / `%%research` line into a command, apart from the magic that runs it.
+
+    %research "How do Norway and Sweden differ?" --sources notes/ --max-results 5
+    %%research --engine offline            (the question is the cell body)
+    %research list
+    %research cancel 3f9a0c2d41b7e8aa
+
+The parser only knows the command line's grammar; what the options mean (an engine exists, a path exists) is
+checked where the run is started, so the Python API checks the same things.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import Literal, NoReturn
+
+from pydantic import BaseModel, Field
+
+from research_nb.core.errors import UserInputError
+
+USAGE = (
+    "usage: %research [options] QUESTION | %%research [options] (question in the cell) | "
+    "%research list | %research cancel ID\n"
+    "options: --sources PATH (repeatable)  --engine NAME  --model NAME  --max-results N  --no-clarify  "
+    "--no-widget"
+)
+
+SUBCOMMANDS = ("list", "cancel", "help")  # bare words only: a quoted "list" is a question
+
+
+class MagicUsageError(UserInputError):
+    """The magic's line does not parse: an unknown option, a missing value, no question."""
+
+
+class StartCommand(BaseModel):
+    """`%research QUESTION [options]`: start a run. Unset options fall back to the `%config` defaults."""
+
+    kind: Literal["start"] = "start"
+    query: str
+    sources: list[str] = Field(default_factory=list)
+    engine: str | None = None
+    model: str | None = None
+    max_results: int | None = None
+    clarify: bool | None = None
+    widget: bool | None = None
+
+
+class ListCommand(BaseModel):
+    kind: Literal["list"] = "list"
+
+
+class CancelCommand(BaseModel):
+    kind: Literal["cancel"] = "cancel"
+    request_id: str
+
+
+class HelpCommand(BaseModel):
+    kind: Literal["help"] = "help"
+
+
+MagicCommand = StartCommand | ListCommand | CancelCommand | HelpCommand
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises `MagicUsageError` instead of printing usage and exiting the kernel's process."""
+
+    def error(self, message: str) -> NoReturn:
+        raise MagicUsageError(f"{message} (try %research help)")
+
+
+def _start_parser() -> _Parser:
+    parser = _Parser(prog="%research", add_help=False, allow_abbrev=False)
+    parser.add_argument("words", nargs="*")
+    parser.add_argument("--sources", "--source", action="append", default=[], metavar="PATH")
+    parser.add_argument("--engine")
+    parser.add_argument("--model")
+    parser.add_argument("--max-results", type=int, dest="max_results")
+    parser.add_argument("--no-clarify", action="store_false", dest="clarify", default=None)
+    parser.add_argument("--no-widget", action="store_false", dest="widget", default=None)
+    parser.add_argument("-h", "--help", action="store_true")
+    return parser
+
+
+def parse_magic(line: str, cell: str | None = None) -> MagicCommand:
+    """Parse a `%research` line (and, for `%%research`, the cell body that holds the question)."""
+    try:
+        tokens = shlex.split(line, posix=True)
+    except ValueError as exc:  # an unclosed quote
+        raise MagicUsageError(f"cannot read the line: {exc} (close the quote around the question)") from None
+
+    if cell is None and (command := _subcommand(line, tokens)) is not None:
+        return command
+
+    args = _start_parser().parse_args(tokens)
+    if args.help:
+        return HelpCommand()
+    line_query = " ".join(args.words).strip()
+    if cell is not None:
+        if line_query:
+            raise MagicUsageError(
+                f"the question goes in the cell body; the first line takes only options (found {line_query!r})"
+            )
+        query = cell.strip()
+    else:
+        query = line_query
+    if not query:
+        raise MagicUsageError(
+            'no question given; write it after the magic, e.g. %research "How do Norway and Sweden differ?"'
+        )
+    return StartCommand(
+        query=query,
+        sources=args.sources,
+        engine=args.engine,
+        model=args.model,
+        max_results=args.max_results,
+        clarify=args.clarify,
+        widget=args.widget,
+    )
+
+
+def _subcommand(line: str, tokens: list[str]) -> MagicCommand | None:
+    """`list`, `help` and `cancel ID` as bare words; anything longer (or quoted) is a question, so that
+    `%research list the exports of Norway` still researches."""
+    bare_first = line.split(maxsplit=1)[0] if line.strip() else ""
+    if bare_first not in SUBCOMMANDS:
+        return None
+    if tokens == ["list"]:
+        return ListCommand()
+    if tokens == ["help"]:
+        return HelpCommand()
+    if len(tokens) == 2 and tokens[0] == "cancel" and not tokens[1].startswith("-"):
+        return CancelCommand(request_id=tokens[1])
+    return None

@@ -1,0 +1,311 @@
+"""`ResearchRun`: the handle `%research` and `research()` return at once, while the run goes on in the background.
+
+    run = %research "How do the economies of Norway and Sweden differ?"
+    run                      # the live widget (with Cancel); the report appears under it when done
+    state = await run        # waits without blocking the kernel; returns the final (or paused) state
+    run.markdown()           # the report, with citations linked to its sources
+
+Interrupting a cell that awaits a run stops the waiting, not the run: a run is a background job with its own
+Cancel button and `run.cancel()`, and a user who interrupts to get the prompt back keeps the research going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ipywidgets
+import nest_asyncio
+from IPython.display import Markdown
+from pydantic import ValidationError
+
+from research_nb.core.errors import InvalidStateError, UserInputError
+from research_nb.core.task_manager import task_manager
+from research_nb.core.workflow import workflow
+from research_nb.models.api_models import APIKeys, ResearchRequest
+from research_nb.models.clarification import (
+    ChoiceSelection,
+    ClarificationAnswer,
+    ClarificationRequest,
+    ClarificationResponse,
+)
+from research_nb.models.research import ResearchReport, ResearchState
+from research_nb.notebook.kernel import capture_loop
+from research_nb.notebook.progress import ProgressView, Status
+from research_nb.notebook.report import report_display
+from research_nb.notebook.widget import ResearchWidget, WidgetFeed
+
+CANCELLED_BY_USER = "Cancelled by user"
+_OPTION_NAMES = frozenset(ResearchRequest.model_fields) - {"query", "stream"}
+
+Answers = ClarificationResponse | Mapping[str, str | Sequence[str]] | None
+
+
+def start_research(query: str, *, widget: bool = True, api_keys: APIKeys | None = None, **options: Any) -> ResearchRun:
+    """Validate, start the run on the running loop and return its handle at once.
+
+    `options` are `ResearchRequest`'s (`sources=[...]`, `engine=`, `model=`, `max_search_results=`, `clarify=`).
+    Raises a `UserInputError` (one line, says what to fix) for a bad question, option, path or engine.
+    """
+    unknown = sorted(set(options) - _OPTION_NAMES)
+    if unknown:
+        raise UserInputError(
+            f"unknown option {', '.join(map(repr, unknown))}; known: {', '.join(sorted(_OPTION_NAMES))}"
+        )
+    try:
+        request = ResearchRequest(query=query, **options)
+    except ValidationError as exc:
+        raise UserInputError(describe_validation_error(exc)) from None
+    capture_loop()  # before anything is registered: fails with a clear message outside a running loop
+    state = workflow.prepare(request.query, options=request.options())
+    run = ResearchRun(state.request_id, widget=widget, api_keys=api_keys)
+    run._submit(state)
+    return run
+
+
+class ResearchRun:
+    """A research run going on in the background: awaitable, cancellable, displayable."""
+
+    def __init__(self, request_id: str, *, widget: bool = True, api_keys: APIKeys | None = None) -> None:
+        self.request_id = request_id
+        self._show_widget = widget
+        self._api_keys = api_keys  # kept for resuming; never shown, never put in widget state
+        self._display: _LiveDisplay | None = None
+
+    # -- reading ------------------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> ResearchState:
+        """The run's state as it is now (the live object: it changes while the run goes on)."""
+        return workflow.require_state(self.request_id)
+
+    @property
+    def status(self) -> Status:
+        state = self.state
+        if state.awaiting_clarification:
+            return "awaiting_clarification"
+        if state.is_finished:
+            return state.current_stage.value  # type: ignore[return-value]
+        return "running" if self.running else "pending"
+
+    @property
+    def running(self) -> bool:
+        task = task_manager.get_task(self.request_id)
+        return task is not None and not task.done()
+
+    @property
+    def report(self) -> ResearchReport | None:
+        """The report once the run ended (partial if it was cancelled or failed), else None."""
+        return self.state.report
+
+    @property
+    def clarification(self) -> ClarificationRequest | None:
+        """The questions the run waits on, if it does."""
+        state = self.state
+        return state.clarification if state.awaiting_clarification else None
+
+    def markdown(self) -> Markdown:
+        """The report as Markdown for display, citations linked to its Sources list."""
+        report = self.report
+        if report is None:
+            raise InvalidStateError(
+                f"run {self.request_id} has no report yet (status: {self.status}); `await` it first"
+            )
+        return report_display(report)
+
+    # -- waiting ------------------------------------------------------------------------------------------
+
+    def __await__(self) -> Any:
+        return self._until_stopped().__await__()
+
+    async def _until_stopped(self) -> ResearchState:
+        """Wait until no task drives the run (finished, or paused for answers). `asyncio.wait` never cancels
+        the run: interrupting the waiting cell stops only the waiting."""
+        while (task := task_manager.get_task(self.request_id)) is not None and not task.done():
+            await asyncio.wait([task])
+        return self.state
+
+    def wait(self) -> ResearchState:
+        """Block until the run ends or pauses, for code that cannot `await` (prefer `await run`).
+
+        Caveat: it nests the kernel's event loop (nest-asyncio, applied here on first use, patches the process),
+        and ipykernel cannot deliver a message from the browser while a cell blocks this way: a Cancel click
+        during the wait is lost (a note says so when the wait ends). `await run` has no such limit.
+        """
+        loop = capture_loop()
+        nest_asyncio.apply(loop)
+        with _LostCallbacks(loop) as lost:
+            state = loop.run_until_complete(self._until_stopped())
+        if lost.count:
+            print(
+                f"research-nb: {lost.count} message(s) from the browser (a Cancel click?) arrived during run.wait() "
+                "and were lost; use `await run` to stay responsive",
+                file=sys.stderr,
+            )
+        return state
+
+    # -- acting -------------------------------------------------------------------------------------------
+
+    def cancel(self, reason: str = CANCELLED_BY_USER) -> bool:
+        """Stop the run: it ends CANCELLED with a partial report of what it gathered. True if this call
+        cancelled it; False if it had already stopped or was already being cancelled (idempotent)."""
+        cancelled = task_manager.cancel_nowait(self.request_id, reason)
+        if not cancelled and self.state.awaiting_clarification:  # no task drives a paused run
+            cancelled = workflow.cancel_idle(self.request_id, reason)
+        if cancelled and self._display is not None:
+            self._display.widget.cancel_requested = True
+        return cancelled
+
+    def answer(self, answers: Answers = None) -> None:
+        """Answer the run's clarifying questions and resume it; `None` skips them.
+
+        `answers` maps question ids to text (a text question), a choice id (a choice question) or a list of
+        choice ids (a multi-choice question); or it is a `ClarificationResponse` as the HTTP API takes.
+        """
+        state = self.state
+        if not state.awaiting_clarification or state.clarification is None:
+            raise InvalidStateError(f"run {self.request_id} is not waiting for answers (status: {self.status})")
+        response = answers if not isinstance(answers, Mapping) else _response(state.clarification, answers)
+        workflow.answer_clarification(self.request_id, response)
+        self._submit(state)
+
+    def resume(self) -> None:
+        """Continue a cancelled or failed run from the stage where it stopped."""
+        state = self.state
+        if self.running:
+            raise InvalidStateError(f"run {self.request_id} is still running")
+        if state.awaiting_clarification:
+            raise InvalidStateError(f"run {self.request_id} waits for answers: use run.answer(...)")
+        if not state.is_finished or state.current_stage.value == "completed":
+            raise InvalidStateError(f"run {self.request_id} is {state.current_stage.value}; only a stopped run resumes")
+        self._submit(state)
+        if self._display is not None:  # subscribed before the new leg's first step: it sees all of it
+            self._display.follow(replay=False)
+
+    def _submit(self, state: ResearchState) -> None:
+        metadata: dict[str, Any] = {"query": state.user_query, "engine": state.options.engine, "front": "notebook"}
+        task_manager.start(self.request_id, workflow.resume_research(state, api_keys=self._api_keys), metadata)
+
+    # -- display ------------------------------------------------------------------------------------------
+
+    @property
+    def widget(self) -> ResearchWidget:
+        """The live progress widget (made on first use)."""
+        return self._live_display().widget
+
+    def _live_display(self) -> _LiveDisplay:
+        if self._display is None:
+            self._display = _LiveDisplay(self)
+        return self._display
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        if not self._show_widget:
+            return {"text/plain": repr(self)}
+        bundle: dict[str, Any] = self._live_display().box._repr_mimebundle_()
+        bundle["text/plain"] = repr(self)  # stable: nbval compares it, a terminal shows it
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"ResearchRun({self.state.user_query!r}, engine={self.state.options.engine!r})"
+
+
+class _LiveDisplay:
+    """The widget over the report: the widget follows the run; the report appears under it when it ends."""
+
+    def __init__(self, run: ResearchRun) -> None:
+        self.run = run
+        self.view = ProgressView(run.state)
+        self.widget = ResearchWidget(self.view, self._on_action)
+        self.report_area = ipywidgets.Output()
+        self.box = ipywidgets.VBox([self.widget, self.report_area])
+        self.feed = WidgetFeed(run.request_id, self.view, self.widget, self._show_report)
+        self.follow(replay=True)
+
+    def follow(self, *, replay: bool) -> None:
+        self.widget.cancel_requested = False
+        self.feed.follow(replay=replay)
+
+    def _show_report(self) -> None:
+        self.report_area.outputs = ()
+        report = self.run.report
+        if report is not None:
+            self.report_area.append_display_data(report_display(report))
+
+    def _on_action(self, message: dict[str, Any]) -> None:
+        """A request from the browser; a mistake is shown in the widget, never raised into the kernel."""
+        kind = message.get("type")
+        try:
+            if kind == "cancel":
+                self.run.cancel()
+            elif kind == "clarification":
+                request = self.run.clarification
+                if request is None:
+                    raise InvalidStateError("the run is not waiting for answers")
+                answers = ClarificationResponse(request_id=request.id, answers=message.get("answers") or [])
+                self.run.answer(answers)
+            elif kind == "skip":
+                self.run.answer(None)
+            else:
+                raise UserInputError(f"unknown widget action {kind!r}")
+        except ValidationError as exc:
+            self.widget.action_error = describe_validation_error(exc)
+        except UserInputError as exc:
+            self.widget.action_error = str(exc)
+        else:
+            self.widget.action_error = ""
+
+
+class _LostCallbacks:
+    """Counts the callbacks a nested loop cannot run ("cannot enter context": the kernel's message handlers,
+    scheduled from the blocked cell's context) instead of printing a traceback for each; others pass through."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.count = 0
+        self._previous: Any = None
+
+    def __enter__(self) -> _LostCallbacks:
+        self._previous = self.loop.get_exception_handler()
+        self.loop.set_exception_handler(self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.loop.set_exception_handler(self._previous)
+
+    def _handle(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        if isinstance(error, RuntimeError) and "cannot enter context" in str(error):
+            self.count += 1
+        elif self._previous is not None:
+            self._previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+
+def _response(request: ClarificationRequest, answers: Mapping[str, str | Sequence[str]]) -> ClarificationResponse:
+    kinds = {q.id: q.question_type for q in request.questions}
+    converted = []
+    for question_id, value in answers.items():
+        kind = kinds.get(question_id, "text")
+        if kind == "text":
+            converted.append(ClarificationAnswer(question_id=question_id, text=str(value)))
+        elif kind == "choice":
+            converted.append(ClarificationAnswer(question_id=question_id, selection=ChoiceSelection(id=str(value))))
+        else:
+            ids = [value] if isinstance(value, str) else list(value)
+            converted.append(
+                ClarificationAnswer(question_id=question_id, selections=[ChoiceSelection(id=i) for i in ids])
+            )
+    return ClarificationResponse(request_id=request.id, answers=converted)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """A pydantic error as one line: `field: problem; field: problem`."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
