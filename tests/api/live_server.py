@@ -56,9 +56,13 @@ class LiveServer:
             ) and any(regex.search(line) for line in self._lines)
 
     def stop(self, sig: signal.Signals = signal.SIGINT, timeout: float = 30) -> int:
-        """Send `sig` and wait for the process to exit; returns its exit code."""
+        """Send `sig` (unless the process already ended) and wait for it to exit; returns its exit code."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
+        return self.wait(timeout)
+
+    def wait(self, timeout: float = 30) -> int:
+        """Wait for the process to exit (killing it after `timeout`); returns its exit code."""
         try:
             code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:

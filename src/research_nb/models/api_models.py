@@ -38,7 +38,11 @@ class APIKeys(BaseModel):
 class ResearchRequest(ResearchOptions):
     """A request to research `query`. The engine options are inherited from `ResearchOptions`."""
 
-    query: str = Field(description="The research question (1..5000 characters after stripping)")
+    query: str = Field(
+        description="The research question (1..5000 characters after stripping)",
+        # what the validator below enforces, for the published schema: some non-space text, at most 5000 long
+        json_schema_extra={"minLength": 1, "maxLength": MAX_QUERY_CHARS, "pattern": r"\S"},
+    )
     stream: bool = Field(True, description="Whether the client will follow the event stream")
     api_keys: APIKeys | None = Field(None, description="Keys for this request only; never stored")
 
