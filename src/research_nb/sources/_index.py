@@ -4,7 +4,12 @@ Why BM25F with a title field: a passage often does not name what it is about ("U
 est.)" never says Norway; an abstract rarely repeats its title's key terms), while its title ("Norway — Economy")
 does. BM25F adds the title's term frequency, weighted and length-normalised on its own, to the body's before
 the BM25 saturation, so a term in the title counts like several in the text and the document's name becomes
-searchable from every passage. Parameters were chosen on the SciFact train split (`bench/retrieval.py`).
+searchable from every passage.
+
+Parameters: k1 and b are the textbook BM25 values (1.2, 0.75). On the SciFact train split (`bench/retrieval.py`)
+adding the title field lifts nDCG@10 from 0.678 to about 0.703, and the gain is flat for title weights 1 to 4
+and title b 0 to 0.75, so the weight (2) and title b (0.5) are taken from the middle of that plateau, not tuned
+to its best point.
 
 All the scoring work happens at build time: the matrix holds each (passage, term) weight, so a query is the sum
 of a few columns (like bm25s). Building from analysed segments takes milliseconds to a second; it is redone when
@@ -66,10 +71,15 @@ class LexicalIndex:
         return cls(matrix, num_passages)
 
     def scores(self, term_ids: list[int]) -> FloatArray:
-        """BM25F score of every passage for a query given as term ids (repeats count, like repeated words)."""
-        if not term_ids:
+        """BM25F score of every passage for a query given as term ids.
+
+        Each distinct term counts once: a word repeated in a question is not twice as important (on SciFact,
+        counting repeats costs 0.005 nDCG@10).
+        """
+        unique = list(dict.fromkeys(term_ids))
+        if not unique:
             return np.zeros(self.num_passages)
-        columns = self._matrix[:, term_ids]
+        columns = self._matrix[:, unique]
         return np.asarray(columns.sum(axis=1)).ravel()
 
 

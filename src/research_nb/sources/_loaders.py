@@ -58,7 +58,11 @@ def loader_for(path: Path, notebook_outputs: bool = False) -> Loader | None:
 
 def check_size(path: Path, size: int) -> None:
     if size > MAX_FILE_BYTES:
-        raise LoadError(f"too large ({size / 2**20:.0f} MB, the limit is {MAX_FILE_BYTES / 2**20:.0f} MB)")
+        raise LoadError(f"too large ({_human_size(size)}; the limit is {_human_size(MAX_FILE_BYTES)})")
+
+
+def _human_size(size: int) -> str:
+    return f"{size / 2**20:.0f} MB" if size >= 2**20 else f"{size / 2**10:.0f} KB"
 
 
 # -- text formats -----------------------------------------------------------------------------------------------
@@ -129,7 +133,7 @@ def load_pdf(path: Path, doc_id: str, display: str) -> list[LoadedDocument]:
         pages = [normalize_lines(page.extract_text() or "") for page in reader.pages]
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
-        raise LoadError(f"not a valid PDF ({type(exc).__name__})") from exc
+        raise LoadError(f"not a valid PDF ({str(exc)[:80] or type(exc).__name__})") from exc
     chunks: list[Chunk] = []
     parts: list[str] = []
     offset = 0
