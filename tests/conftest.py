@@ -6,13 +6,13 @@ conftest's folder there), so test modules can `from engines_for_tests import Mem
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from engines_for_tests import ENGINE_NAME, MemoryEngine
 from research_nb.core.task_manager import BackgroundTaskManager
-from research_nb.core.workflow import ResearchWorkflow, workflow
+from research_nb.core.workflow import ResearchWorkflow
 from research_nb.models.research import ResearchOptions
 
 
@@ -40,11 +40,3 @@ async def manager() -> AsyncIterator[BackgroundTaskManager]:
     fresh = BackgroundTaskManager()
     yield fresh
     await fresh.shutdown(timeout=5)
-
-
-@pytest.fixture
-def singleton_engine(engine: MemoryEngine) -> Iterator[MemoryEngine]:
-    """The `engine` fixture registered as "memory" on the `workflow` singleton, for tests of the fronts."""
-    workflow.engines.register(ENGINE_NAME, lambda: engine)
-    yield engine
-    workflow.engines.unregister(ENGINE_NAME)

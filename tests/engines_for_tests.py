@@ -218,10 +218,10 @@ class MemoryEngine:
     async def report(self, ctx: StageContext) -> ResearchReport:
         self.calls[ResearchStage.REPORT_GENERATION] += 1
         await self._checkpoint(ResearchStage.REPORT_GENERATION)
-        return _report(ctx.state, partial=False)
+        return _report(ctx.state, self.name, partial=False)
 
     def partial_report(self, state: ResearchState) -> ResearchReport | None:
-        return _report(state, partial=True) if state.passages else None
+        return _report(state, self.name, partial=True) if state.passages else None
 
 
 def _answers_as_text(state: ResearchState) -> str:
@@ -244,7 +244,7 @@ def _findings(state: ResearchState) -> list[Finding]:
     ]
 
 
-def _report(state: ResearchState, *, partial: bool) -> ResearchReport:
+def _report(state: ResearchState, engine: str, *, partial: bool) -> ResearchReport:
     """One section per sub-question; each finding cites its passage by number."""
     findings = state.findings or _findings(state)
     numbers: dict[str, int] = {}
@@ -279,6 +279,6 @@ def _report(state: ResearchState, *, partial: bool) -> ResearchReport:
         sections=sections,
         conclusion="Partial: the run stopped early." if partial else "See the sections above.",
         references=references,
-        metadata=ReportMetadata(engine=ENGINE_NAME, partial=partial, sources_cited=len(references)),
+        metadata=ReportMetadata(engine=engine, partial=partial, sources_cited=len(references)),
         markdown=f"# {title}\n\n{body}\n\n## Sources\n{sources}\n",
     )
