@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
+from pathlib import Path
 
 import pytest
 
 from research_nb.core.events import SourceFound
 from research_nb.core.workflow import ResearchWorkflow
 from research_nb.models.clarification import ChoiceSelection, ClarificationAnswer, ClarificationResponse
-from research_nb.models.research import ResearchOptions, ResearchStage, ResearchState
-from pathlib import Path
+from research_nb.models.research import Passage, ResearchOptions, ResearchStage, ResearchState
+from research_nb.sources.corpus import Corpus
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NORWAY_SWEDEN = "How do the economies of Norway and Sweden differ?"
@@ -123,19 +125,32 @@ async def test_a_specific_question_is_not_interrupted() -> None:
     assert state.clarification is None and state.current_stage is ResearchStage.COMPLETED
 
 
-async def test_cancel_during_research_leaves_a_partial_cited_report() -> None:
+async def test_cancel_during_research_leaves_a_partial_cited_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hold the search for Sweden so the cancel lands while research is under way, whatever the machine's speed.
+    release = threading.Event()
+    search = Corpus.search_sync
+
+    def held_search(self: Corpus, query: str, k: int = 10) -> list[Passage]:
+        if query.startswith("Sweden"):
+            release.wait(timeout=30)
+        return search(self, query, k)
+
+    monkeypatch.setattr(Corpus, "search_sync", held_search)
     flow = ResearchWorkflow()
     state = flow.prepare(NORWAY_SWEDEN, options=ResearchOptions(max_hops=0))
     task = asyncio.get_running_loop().create_task(flow.resume_research(state))
-    async with flow.events.subscribe(state.request_id) as events:
-        async for event in events:
-            if isinstance(event, SourceFound):
-                task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    try:
+        async with flow.events.subscribe(state.request_id) as events:
+            async for event in events:
+                if isinstance(event, SourceFound):
+                    task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        release.set()
     assert state.current_stage is ResearchStage.CANCELLED
     assert state.report is not None and state.report.metadata.partial
-    assert "Partial report" in state.report.markdown
+    assert "Partial report" in state.report.markdown and "Norway" in state.report.markdown
     assert_citations_true(state)
 
 

@@ -20,6 +20,8 @@ from research_nb.models.research import Finding, Passage, SubQuestion
 FINDINGS_PER_SUB_QUESTION = 6
 _MMR_LAMBDA = 0.7
 _DUPLICATE = 0.8
+_SAME_DOCUMENT = 0.5
+_SEED_DOCUMENTS = 3
 _FIELD_LINE = re.compile(r"^(?P<field>[^:\n]{2,80}):\s+(?P<value>\S.*)$")
 _CELL_CHARS = 70
 _QUANTITY = re.compile(r"^[-+]?[$€£¥]?\s?-?[0-9]")
@@ -43,7 +45,7 @@ def select_findings(
         for term in terms(sub_question.entity):
             query_terms.pop(term, None)  # the entity's own name says nothing about relevance inside its documents
     candidates = _candidates(passages, query_terms)
-    chosen = _mmr(candidates, limit)
+    chosen = _mmr(candidates, limit, seeds=_best_of_top_documents(candidates, _SEED_DOCUMENTS))
     chosen.sort(key=lambda c: (_document_order(c, passages), c.passage.location.start or 0, c.sentence.start))
     return [
         Finding(sub_question_id=sub_question.id, text=c.sentence.text, passage_ids=[c.passage.id], score=c.score)
@@ -87,15 +89,29 @@ def _usable(found: list[Sentence]) -> list[Sentence]:
     return kept
 
 
-def _mmr(candidates: list[_Candidate], limit: int) -> list[_Candidate]:
-    remaining = sorted(candidates, key=lambda c: (-c.score, c.passage_rank, c.passage.id, c.sentence.start))
-    chosen: list[_Candidate] = []
-    seen_texts: set[str] = set()
+def _best_of_top_documents(candidates: list[_Candidate], count: int) -> list[_Candidate]:
+    """The best sentence of each of the `count` best-ranked documents: every strong source is heard, including a
+    document reached by following a link, whose sentences share few words with the question."""
+    best: dict[str, _Candidate] = {}
+    for candidate in sorted(candidates, key=_candidate_order):
+        best.setdefault(candidate.passage.document_id, candidate)
+    ranked = sorted(best.values(), key=lambda c: (c.passage_rank, c.passage.id))
+    return ranked[:count]
+
+
+def _candidate_order(c: _Candidate) -> tuple[float, int, str, int]:
+    return (-c.score, c.passage_rank, c.passage.id, c.sentence.start)
+
+
+def _mmr(candidates: list[_Candidate], limit: int, seeds: list[_Candidate]) -> list[_Candidate]:
+    chosen: list[_Candidate] = seeds[:limit]
+    remaining = sorted((c for c in candidates if c not in chosen), key=_candidate_order)
+    seen_texts: set[str] = {c.sentence.text.casefold() for c in chosen}
     while remaining and len(chosen) < limit:
         best: _Candidate | None = None
         best_value = -math.inf
         for candidate in remaining:
-            similarity = max((jaccard(candidate.terms, c.terms) for c in chosen), default=0.0)
+            similarity = max((_similarity(candidate, c) for c in chosen), default=0.0)
             value = _MMR_LAMBDA * candidate.score - (1 - _MMR_LAMBDA) * similarity
             if value > best_value:
                 best, best_value = candidate, value
@@ -107,6 +123,13 @@ def _mmr(candidates: list[_Candidate], limit: int) -> list[_Candidate]:
         seen_texts.add(key)
         chosen.append(best)
     return chosen
+
+
+def _similarity(a: _Candidate, b: _Candidate) -> float:
+    """Shared terms, with a floor for two sentences of one document: a section should hear from several
+    sources (in multi-hop questions the answer sits in the second document, not in the first one's details)."""
+    same_document = _SAME_DOCUMENT if a.passage.document_id == b.passage.document_id else 0.0
+    return max(jaccard(a.terms, b.terms), same_document)
 
 
 def _document_order(candidate: _Candidate, passages: Sequence[Passage]) -> int:

@@ -16,6 +16,7 @@ from research_nb.engines._text import COMPARISON_WORDS, STOPWORDS, words
 from research_nb.models.research import ResearchBrief, SubQuestion
 
 _MAX_NAME_WORDS = 8
+_QUALIFIER = re.compile(r"\s*\([^)]*\)$")
 _TOKEN = re.compile(r"[^\W_]+(?:['’.\-&][^\W_]+)*\.?", re.UNICODE)
 _CONNECTORS = frozenset({"of", "the", "for", "and", "de", "la", "von", "van", "du", "del", "in", "on", "&"})
 
@@ -42,9 +43,9 @@ class TitleIndex:
     def __init__(self, titles: Mapping[str, str]) -> None:
         by_title: dict[str, list[str]] = {}
         for doc_id, title in sorted(titles.items()):
-            key = title.strip().lower()
-            if key and key not in STOPWORDS and len(key) > 1:
-                by_title.setdefault(key, []).append(doc_id)
+            for key in _title_keys(title):
+                if key not in STOPWORDS and len(key) > 1 and doc_id not in by_title.get(key, []):
+                    by_title.setdefault(key, []).append(doc_id)
         self._by_title = {k: tuple(v) for k, v in by_title.items()}
 
     def mentions(self, text: str, *, fallback_capitalised: bool = False) -> list[Mention]:
@@ -92,6 +93,14 @@ class TitleIndex:
                 if ids:
                     return Mention(candidate, ids, start), j
         return None
+
+
+def _title_keys(title: str) -> list[str]:
+    """A title and the shorter names text uses for it: "Into the Badlands (TV series)" is also "Into the
+    Badlands", "Christies Beach, South Australia" also "Christies Beach"."""
+    full = " ".join(title.split()).lower()
+    bare = _QUALIFIER.sub("", full)
+    return list(dict.fromkeys(k for k in (full, bare, bare.split(", ")[0]) if k))
 
 
 def analyse(question: str, titles: TitleIndex) -> QueryAnalysis:

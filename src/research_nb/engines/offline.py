@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from research_nb.core.protocols import StageContext
-from research_nb.engines._extract import FieldValue, field_value, is_quantity, select_findings
+from research_nb.engines._extract import (
+    FINDINGS_PER_SUB_QUESTION,
+    FieldValue,
+    field_value,
+    is_quantity,
+    select_findings,
+)
 from research_nb.engines._query import TitleIndex, analyse, make_brief
 from research_nb.engines._report import ReportInput, TableRow, write_report
 from research_nb.models.clarification import ClarificationChoice, ClarificationQuestion, ClarificationRequest
@@ -38,6 +44,7 @@ from research_nb.sources.corpus import Corpus
 
 DEFAULT_CORPORA = ("factbook",)
 _LINKS_PER_HOP = 3
+_LINKING_PASSAGES = 3
 _TABLE_ROWS = 8
 _SECTION_FIELDS = 16
 _CACHED_TITLE_INDEXES = 8
@@ -119,6 +126,10 @@ class OfflineEngine:
                 if anchors[sq.id]:
                     hits = [h for h in hits if h.document_id in anchors[sq.id]] or hits
                 self._record(ctx, corpus, hits, sq)
+                if hits and not anchors[sq.id]:
+                    # Documents about the entities the question names come first: the chain starts there.
+                    named = {d for m in titles.mentions(sq.question) for d in m.document_ids}
+                    _promote(ctx.state, sq.id, named, hits[0].score)
 
         for hop in range(ctx.options.max_hops):
             followed = await self._follow_links(ctx, corpus, titles, brief, anchors, search)
@@ -178,22 +189,24 @@ class OfflineEngine:
     ) -> list[str]:
         """One hop: search for documents the best passages name but the run has not retrieved yet."""
         followed: list[str] = []
-        plans: list[tuple[SubQuestion, set[str], str]] = []
+        plans: list[tuple[SubQuestion, set[str], str, float]] = []
         for sq in brief.sub_questions:
             if anchors[sq.id]:
                 continue  # an entity with its own document needs no hops
             have = {p.document_id for p in ctx.state.passages if sq.id in p.sub_question_ids}
-            for passage in _ranked(ctx.state, sq.id)[:_LINKS_PER_HOP]:
+            for passage in _ranked(ctx.state, sq.id)[:_LINKING_PASSAGES]:
                 for mention in titles.mentions(passage.text):
+                    _promote(ctx.state, sq.id, set(mention.document_ids) & have - {passage.document_id}, passage.score)
                     wanted = set(mention.document_ids) - have
                     if wanted and len([p for p in plans if p[0] is sq]) < _LINKS_PER_HOP:
-                        plans.append((sq, wanted, mention.name))
+                        plans.append((sq, wanted, mention.name, passage.score))
                         have |= wanted
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(search(name)) for _, _, name in plans]
-        for (sq, wanted, name), task in zip(plans, tasks, strict=True):
+            tasks = [group.create_task(search(name)) for _, _, name, _ in plans]
+        for (sq, wanted, name, link_score), task in zip(plans, tasks, strict=True):
             hits = [h for h in task.result() if h.document_id in wanted][:2] or task.result()[:1]
-            self._record(ctx, corpus, hits, sq)
+            # A followed link is as relevant as the passage that named it (its own score answers another query).
+            self._record(ctx, corpus, [h.model_copy(update={"score": link_score}) for h in hits], sq)
             followed.append(name)
         return followed
 
@@ -235,6 +248,13 @@ def _entity_documents(sq: SubQuestion, titles: TitleIndex) -> set[str]:
     return {d for m in titles.mentions(sq.entity) for d in m.document_ids}
 
 
+def _promote(state: ResearchState, sub_question_id: str, document_ids: set[str], score: float) -> None:
+    """Documents that a top passage names are as relevant as that passage, even if the search ranked them low."""
+    for passage in state.passages:
+        if passage.document_id in document_ids and sub_question_id in passage.sub_question_ids:
+            passage.score = max(passage.score, score)
+
+
 def _merge(results: Sequence[Sequence[Passage]]) -> list[Passage]:
     best: dict[str, Passage] = {}
     for hits in results:
@@ -252,7 +272,13 @@ def _findings(state: ResearchState) -> list[Finding]:
     """The sentences for each section; values already shown in the comparison table are not repeated."""
     subs = state.brief.sub_questions if state.brief else []
     in_table = _table_passages(_table(state)[1])
-    return [f for sq in subs for f in select_findings(sq, [p for p in _ranked(state, sq.id) if p.id not in in_table])]
+    # A single-section report gets a little more room than each section of a multi-part one.
+    limit = FINDINGS_PER_SUB_QUESTION + (2 if len(subs) == 1 else 0)
+    return [
+        f
+        for sq in subs
+        for f in select_findings(sq, [p for p in _ranked(state, sq.id) if p.id not in in_table], limit=limit)
+    ]
 
 
 def _table(state: ResearchState) -> tuple[tuple[str, ...], list[TableRow]]:

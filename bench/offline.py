@@ -1,0 +1,163 @@
+"""Offline engine benchmarks: multi-hop research on HotpotQA, and end-to-end time on the Factbook.
+
+    .venv/bin/python bench/offline.py            # both parts (HotpotQA: 600 questions)
+    .venv/bin/python bench/offline.py --limit 100 --skip-speed
+
+Multi-hop: for each question of the HotpotQA distractor sample (corpus: the 10,785 paragraphs of
+`../shared/data/hotpotqa_distractor_dev/beir`), a full offline research; we count the questions whose report
+cites both gold paragraphs, and those whose report contains the gold answer string. The baseline, in the same
+run, is single-shot BM25: the top 10 passages of the question on the same index.
+
+Speed: one research on the Factbook, cold (a new process with an empty cache: index build included) and warm
+(the same process, the second and later runs). Prints tables, writes bench/results/offline.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import SHARED_DATA, median, p95, print_table, require, write_results
+from research_nb.core.workflow import ResearchWorkflow
+from research_nb.models.research import ResearchOptions, ResearchState
+from research_nb.sources.corpus import Corpus
+
+HOTPOT = SHARED_DATA / "hotpotqa_distractor_dev"
+QUESTION = "How do the economies of Norway and Sweden differ?"
+
+
+def load_questions(limit: int | None) -> list[dict[str, object]]:
+    lines = require(HOTPOT / "hotpot_dev_distractor_sample600.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines[:limit]]
+
+
+def cited_titles(state: ResearchState) -> set[str]:
+    assert state.report is not None
+    return {r.title for r in state.report.references}
+
+
+async def multihop(limit: int | None, cache: Path) -> dict[str, object]:
+    corpus_path = require(HOTPOT / "beir" / "corpus.jsonl.gz")
+    corpus = Corpus.open([corpus_path], builtins=(), cache_dir=cache)
+    flow = ResearchWorkflow()
+    options = ResearchOptions(sources=[str(corpus_path)], corpora=[], clarify=False)
+    totals = {"engine_both": 0, "engine_answer": 0, "bm25_both": 0, "bm25_answer": 0}
+    by_type: dict[str, list[int]] = {}
+    seconds = []
+    cited_counts = []
+    questions = load_questions(limit)
+    for record in questions:
+        gold = set(record["supporting_facts"]["title"])  # type: ignore[index]
+        answer = str(record["answer"]).lower()
+        began = time.perf_counter()
+        state = await flow.run(str(record["question"]), options=options)
+        seconds.append(time.perf_counter() - began)
+        report = state.report.markdown.lower() if state.report else ""
+        cited_counts.append(len(cited_titles(state)))
+        engine_both = gold <= cited_titles(state)
+        top10 = corpus.search_sync(str(record["question"]), 10)
+        bm25_both = gold <= {p.title for p in top10}
+        totals["engine_both"] += engine_both
+        totals["engine_answer"] += answer in report
+        totals["bm25_both"] += bm25_both
+        totals["bm25_answer"] += answer in " ".join(p.text for p in top10).lower()
+        by_type.setdefault(str(record["type"]), [0, 0, 0])
+        by_type[str(record["type"])][0] += 1
+        by_type[str(record["type"])][1] += engine_both
+        by_type[str(record["type"])][2] += bm25_both
+    n = len(questions)
+    rows = [
+        [
+            "offline engine (report citations)",
+            median(cited_counts),
+            totals["engine_both"] / n,
+            totals["engine_answer"] / n,
+        ],
+        ["BM25 top-10, single shot", 10, totals["bm25_both"] / n, totals["bm25_answer"] / n],
+    ]
+    print(f"\nMulti-hop research on HotpotQA ({n} questions, {corpus.num_documents:,} paragraphs)")
+    print_table(["method", "paragraphs (median)", "both gold paragraphs", "answer string present"], rows)
+    print_table(
+        ["question type", "questions", "engine: both gold cited", "BM25 top-10: both gold"],
+        [[t, c[0], c[1] / c[0], c[2] / c[0]] for t, c in sorted(by_type.items())],
+    )
+    print(f"time per research: median {median(seconds) * 1000:.1f} ms, p95 {p95(seconds) * 1000:.1f} ms")
+    return {
+        "questions": n,
+        "engine_both_gold_cited": totals["engine_both"] / n,
+        "engine_answer_in_report": totals["engine_answer"] / n,
+        "bm25_top10_both_gold": totals["bm25_both"] / n,
+        "bm25_top10_answer_present": totals["bm25_answer"] / n,
+        "by_type": {t: {"n": c[0], "engine_both": c[1] / c[0], "bm25_both": c[2] / c[0]} for t, c in by_type.items()},
+        "engine_paragraphs_cited_median": median(cited_counts),
+        "median_ms": median(seconds) * 1000,
+        "p95_ms": p95(seconds) * 1000,
+    }
+
+
+def cold_seconds(repeat: int) -> list[float]:
+    """A new process with an empty cache each time: imports, Factbook conversion, index build, research."""
+    times = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as cache:
+            env = {**os.environ, "RESEARCH_NB_CACHE_DIR": cache}
+            began = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "research_nb.cli", QUESTION, "--quiet"], env=env, check=True, capture_output=True
+            )
+            times.append(time.perf_counter() - began)
+    return times
+
+
+async def warm_seconds(repeat: int, cache: Path) -> list[float]:
+    flow = ResearchWorkflow()
+    os.environ["RESEARCH_NB_CACHE_DIR"] = str(cache)
+    await flow.run(QUESTION)  # opens the corpus once
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        await flow.run(QUESTION)
+        times.append(time.perf_counter() - began)
+    return times
+
+
+async def speed(repeat: int, cache: Path) -> dict[str, object]:
+    cold = cold_seconds(max(3, repeat // 4))
+    warm = await warm_seconds(repeat, cache)
+    print(f"\nOne offline research on the Factbook: {QUESTION!r}")
+    print_table(
+        ["run", "runs", "median s", "p95 s"],
+        [
+            ["cold (new process, empty cache, index build)", len(cold), median(cold), p95(cold)],
+            ["warm (corpus open in the process)", len(warm), median(warm), p95(warm)],
+        ],
+    )
+    print(f"warm/cold ratio: {median(warm) / median(cold):.3f}")
+    return {"cold_s": cold, "warm_s": warm, "cold_median_s": median(cold), "warm_median_s": median(warm)}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, help="only the first N HotpotQA questions")
+    parser.add_argument("--repeat", type=int, default=20, help="warm runs for the speed part")
+    parser.add_argument("--skip-multihop", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as cache:
+        if not args.skip_multihop:
+            results["multihop"] = await multihop(args.limit, Path(cache))
+        if not args.skip_speed:
+            results["speed"] = await speed(args.repeat, Path(cache))
+    write_results("offline", results)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
