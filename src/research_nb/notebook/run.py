@@ -132,19 +132,12 @@ class ResearchRun:
 
         Caveat: it nests the kernel's event loop (nest-asyncio, applied here on first use, patches the process),
         and ipykernel cannot deliver a message from the browser while a cell blocks this way: a Cancel click
-        during the wait is lost (a note says so when the wait ends). `await run` has no such limit.
+        during the wait is lost (a note says so at once). `await run` has no such limit.
         """
         loop = capture_loop()
         nest_asyncio.apply(loop)
-        with _LostCallbacks(loop) as lost:
-            state = loop.run_until_complete(self._until_stopped())
-        if lost.count:
-            print(
-                f"research-nb: {lost.count} message(s) from the browser (a Cancel click?) arrived during run.wait() "
-                "and were lost; use `await run` to stay responsive",
-                file=sys.stderr,
-            )
-        return state
+        with _LostMessages(loop):
+            return loop.run_until_complete(self._until_stopped())
 
     # -- acting -------------------------------------------------------------------------------------------
 
@@ -257,19 +250,23 @@ class _LiveDisplay:
             self.widget.action_error = ""
 
 
-class _LostCallbacks:
-    """Counts the callbacks a nested loop cannot run ("cannot enter context": the kernel's message handlers,
-    scheduled from the blocked cell's context) instead of printing a traceback for each; others pass through."""
+class _LostMessages:
+    """While `wait()` nests the loop, the kernel's handlers for browser messages cannot run ("cannot enter
+    context": they were scheduled from the blocked cell's context) and asyncio would print a traceback for each.
+    Say instead, once per message, what was lost and what to do; other errors pass through."""
+
+    NOTE = (
+        "research-nb: a message from the browser (a Cancel click?) arrived while run.wait() blocks the kernel and "
+        "was lost; use `await run` to stay responsive, or run.cancel() after the wait"
+    )
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.count = 0
         self._previous: Any = None
 
-    def __enter__(self) -> _LostCallbacks:
+    def __enter__(self) -> None:
         self._previous = self.loop.get_exception_handler()
         self.loop.set_exception_handler(self._handle)
-        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.loop.set_exception_handler(self._previous)
@@ -277,7 +274,7 @@ class _LostCallbacks:
     def _handle(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         error = context.get("exception")
         if isinstance(error, RuntimeError) and "cannot enter context" in str(error):
-            self.count += 1
+            print(self.NOTE, file=sys.stderr, flush=True)
         elif self._previous is not None:
             self._previous(loop, context)
         else:
