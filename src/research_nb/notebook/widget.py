@@ -137,6 +137,11 @@ class WidgetFeed:
         self._last_flush = time.monotonic()
         self.widget.show(self.view)
 
+    async def closed(self) -> None:
+        """Wait until the feed has shown the run's final event (or was stopped)."""
+        if self._task is not None:
+            await asyncio.wait([self._task])
+
     def stop(self) -> None:
         if self._pending is not None:
             self._pending.cancel()

@@ -1,5 +1,5 @@
 // research-nb progress widget (anywidget). Everything shown comes from synced traits; every text from a run
-// (questions, source titles, log lines, errors) is set with textContent, never innerHTML. Actions go to the
+// (questions, source titles, log lines, errors) is set with textContent and never parsed as HTML. Actions go to the
 // kernel as custom messages: {type: "cancel"}, {type: "clarification", answers: [...]}, {type: "skip"}.
 // Class names (rnb-*) and data-testid attributes are stable: browser tests select on them.
 

@@ -1,0 +1,86 @@
+"""The magic's grammar, apart from the magic."""
+
+from __future__ import annotations
+
+import pytest
+
+from research_nb.notebook.parser import (
+    CancelCommand,
+    HelpCommand,
+    ListCommand,
+    MagicUsageError,
+    StartCommand,
+    parse_magic,
+)
+
+
+def test_a_quoted_question_with_options() -> None:
+    command = parse_magic('"How do Norway and Sweden differ?" --sources notes/ --source a.md --max-results 5')
+    assert command == StartCommand(query="How do Norway and Sweden differ?", sources=["notes/", "a.md"], max_results=5)
+
+
+def test_an_unquoted_question_is_the_words_joined() -> None:
+    command = parse_magic("--engine offline How do  Norway and Sweden differ?")
+    assert command == StartCommand(query="How do Norway and Sweden differ?", engine="offline")
+
+
+def test_unset_options_stay_unset_so_the_config_defaults_apply() -> None:
+    command = parse_magic("'q'")
+    assert isinstance(command, StartCommand)
+    assert (command.engine, command.model, command.max_results, command.clarify, command.widget) == (None,) * 5
+    flags = parse_magic("'q' --no-clarify --no-widget --model openai:gpt-4o")
+    assert isinstance(flags, StartCommand)
+    assert (flags.clarify, flags.widget, flags.model) == (False, False, "openai:gpt-4o")
+
+
+def test_a_cell_magic_takes_the_question_from_the_body() -> None:
+    command = parse_magic("--engine offline", "\n  How do Norway and Sweden differ?\n\n")
+    assert command == StartCommand(query="How do Norway and Sweden differ?", engine="offline")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("list", ListCommand()),
+        ("  list  ", ListCommand()),
+        ("help", HelpCommand()),
+        ("--help", HelpCommand()),
+        ("cancel 3f9a0c2d41b7e8aa", CancelCommand(request_id="3f9a0c2d41b7e8aa")),
+    ],
+)
+def test_subcommands(line: str, expected: object) -> None:
+    assert parse_magic(line) == expected
+
+
+@pytest.mark.parametrize(
+    "line", ['"list"', "list the main exports of Norway", "cancel culture in Sweden", "help me compare Norway"]
+)
+def test_a_subcommand_word_that_starts_a_question_is_a_question(line: str) -> None:
+    command = parse_magic(line)
+    assert isinstance(command, StartCommand) and command.query == line.strip('"')
+
+
+def test_in_a_cell_magic_list_is_a_question() -> None:
+    assert parse_magic("", "list") == StartCommand(query="list")
+
+
+@pytest.mark.parametrize(
+    ("line", "cell", "problem"),
+    [
+        ("", None, "no question given"),
+        ('"  "', None, "no question given"),
+        ("--engine offline", "   \n", "no question given"),
+        ('"q" --depth 3', None, "unrecognized arguments: --depth"),
+        ('"q" --max-results many', None, "argument --max-results: invalid int value: 'many'"),
+        ('"q" --engine', None, "argument --engine: expected one argument"),
+        ('"unclosed', None, "cannot read the line: No closing quotation"),
+        ('"q" --sources', None, "argument --sources/--source: expected one argument"),
+        ("question on the line", "and in the body", "the question goes in the cell body"),
+        ("'q' --max", None, "unrecognized arguments: --max"),  # no abbreviations: a typo is not a guess
+    ],
+)
+def test_mistakes_raise_a_usage_error_that_says_what_is_wrong(line: str, cell: str | None, problem: str) -> None:
+    with pytest.raises(MagicUsageError) as caught:
+        parse_magic(line, cell)
+    assert problem in str(caught.value)
+    assert "\n" not in str(caught.value)
