@@ -6,7 +6,8 @@ conftest's folder there), so test modules can `from engines_for_tests import Mem
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +41,12 @@ async def manager() -> AsyncIterator[BackgroundTaskManager]:
     fresh = BackgroundTaskManager()
     yield fresh
     await fresh.shutdown(timeout=5)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Runs are stored in a temporary data folder (kernels started by tests inherit it), never the user's."""
+    path = tmp_path_factory.mktemp("research-nb-data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RESEARCH_NB_DATA_DIR", str(path))
+        yield path

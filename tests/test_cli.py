@@ -11,8 +11,8 @@ from pathlib import Path
 QUESTION = "How do the economies of Norway and Sweden differ?"
 
 
-def cli(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RESEARCH_NB_CACHE_DIR": str(cache)}
+def cli(*args: str, cache: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RESEARCH_NB_CACHE_DIR": str(cache), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "research_nb.cli", *args], capture_output=True, text=True, env=env, timeout=120
     )
@@ -46,3 +46,15 @@ def test_mistakes_get_one_clear_line_and_exit_code_2(tmp_path: Path) -> None:
     assert "empty" in empty.stderr
     assert "nope" in missing.stderr
     assert "unknown engine 'nonesuch'" in engine.stderr
+
+
+def test_stored_runs_are_listed_resumable_and_deletable(tmp_path: Path) -> None:
+    data = {"RESEARCH_NB_DATA_DIR": str(tmp_path / "data")}
+    done = cli("Norway", "--json", "--quiet", cache=tmp_path, env=data)
+    request_id = json.loads(done.stdout)["request_id"]
+    listing = cli("runs", cache=tmp_path, env=data)
+    assert request_id in listing.stdout and "completed" in listing.stdout and "Norway" in listing.stdout
+    again = cli("resume", request_id, cache=tmp_path, env=data)
+    assert again.returncode == 2 and "already completed" in again.stderr
+    assert "deleted" in cli("runs", "--delete", request_id, cache=tmp_path, env=data).stdout
+    assert request_id not in cli("runs", cache=tmp_path, env=data).stdout

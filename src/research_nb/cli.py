@@ -3,6 +3,8 @@
     research-nb "How do the economies of Norway and Sweden differ?"
     research-nb "What do my notes say about caching?" --sources notes/ --json
     research-nb serve --port 8000
+    research-nb runs [--delete ID] [--delete-older-than DAYS]     # stored runs
+    research-nb resume ID                                          # continue a stopped run
 
 Progress goes to stderr, the report (or, with --json, the final state) to stdout, so output can be piped.
 """
@@ -13,6 +15,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TextIO
 
 from pydantic import ValidationError
@@ -22,15 +25,16 @@ from research_nb.core.events import ResearchEvent
 from research_nb.core.workflow import workflow
 from research_nb.models.api_models import ResearchRequest
 from research_nb.models.clarification import ChoiceSelection, ClarificationAnswer, ClarificationResponse
-from research_nb.models.research import ResearchStage, ResearchState, new_request_id
+from research_nb.models.research import ResearchStage, ResearchState, new_request_id, utcnow
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["serve"]:
-        return _serve(args[1:])
+    commands = {"serve": _serve, "runs": _runs, "resume": _resume}
+    if args[:1] and args[0] in commands:
+        return commands[args[0]](args[1:])
     return _research(args)
 
 
@@ -66,6 +70,10 @@ def _research(argv: list[str]) -> int:
     except KeyboardInterrupt:
         state = workflow.require_state(request_id)
     _print_result(state, as_json=args.json)
+    return _exit_code(state)
+
+
+def _exit_code(state: ResearchState) -> int:
     if state.current_stage is ResearchStage.COMPLETED:
         return EXIT_OK
     return EXIT_CANCELLED if state.current_stage is ResearchStage.CANCELLED else EXIT_FAILED
@@ -73,11 +81,16 @@ def _research(argv: list[str]) -> int:
 
 async def _run(request: ResearchRequest, request_id: str, progress: TextIO | None) -> ResearchState:
     state = workflow.prepare(request.query, options=request.options(), request_id=request_id)
+    return await _drive(state, progress)
+
+
+async def _drive(state: ResearchState, progress: TextIO | None) -> ResearchState:
+    """Run `state` to its end, asking clarifying questions on the terminal when it pauses for them."""
     callback = (lambda event: _show(event, progress)) if progress else None
-    state = await workflow.resume_research(state, api_keys=request.api_keys, stream_callback=callback)
+    state = await workflow.resume_research(state, stream_callback=callback)
     while state.awaiting_clarification:
-        workflow.answer_clarification(request_id, _ask(state))
-        state = await workflow.resume_research(state, api_keys=request.api_keys, stream_callback=callback)
+        workflow.answer_clarification(state.request_id, _ask(state))
+        state = await workflow.resume_research(state, stream_callback=callback)
     return state
 
 
@@ -131,6 +144,60 @@ def _print_result(state: ResearchState, *, as_json: bool) -> None:
     if state.current_stage is not ResearchStage.COMPLETED:
         reason = state.error_message or state.cancel_reason or state.current_stage.value
         print(f"research-nb: run {state.current_stage.value}: {reason}", file=sys.stderr)
+
+
+def _runs(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="research-nb runs", description="List or delete stored research runs.")
+    parser.add_argument("--delete", action="append", default=[], metavar="ID", help="delete this run")
+    parser.add_argument("--delete-older-than", type=float, metavar="DAYS", help="delete runs not updated since")
+    args = parser.parse_args(argv)
+    store = workflow.store
+    assert store is not None
+    try:
+        for request_id in args.delete:
+            print(f"{'deleted' if store.delete(request_id) else 'no such run'}: {request_id}")
+    except UserInputError as exc:
+        return _usage_error(str(exc))
+    if args.delete_older_than is not None:
+        deleted = store.delete_older_than(timedelta(days=args.delete_older_than))
+        print(f"deleted {len(deleted)} run(s) older than {args.delete_older_than:g} day(s)")
+    if args.delete or args.delete_older_than is not None:
+        return EXIT_OK
+    now = utcnow()
+    for run in store.list_runs():
+        if run.status == "damaged":
+            print(f"{run.request_id}  DAMAGED  {run.problem}")
+            continue
+        age = _age(now - run.updated_at) if run.updated_at else "?"
+        stage = run.stage.value if run.stage else "?"
+        print(f"{run.request_id}  {stage:<18} {age:>8}  {run.size_bytes / 1024:6.1f} KB  {run.question[:70]}")
+    print(f"({store.directory})", file=sys.stderr)
+    return EXIT_OK
+
+
+def _resume(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="research-nb resume", description="Continue a stored run.")
+    parser.add_argument("request_id")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        state = workflow.require_state(args.request_id)
+        state = asyncio.run(_drive(state, None if args.quiet else sys.stderr))
+    except UserInputError as exc:
+        return _usage_error(str(exc))
+    except KeyboardInterrupt:
+        state = workflow.require_state(args.request_id)
+    _print_result(state, as_json=args.json)
+    return _exit_code(state)
+
+
+def _age(delta: timedelta) -> str:
+    seconds = delta.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
 
 
 def _serve(argv: list[str]) -> int:

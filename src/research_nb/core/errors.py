@@ -51,6 +51,10 @@ class DuplicateRequestError(UserInputError):
     pass
 
 
+class CorruptRunError(ResearchNBError):
+    """A stored run cannot be read back (a damaged or foreign file); other runs are unaffected."""
+
+
 class RunFailure(ResearchNBError):
     """A run failed for a reason other than user input (an engine error, a source that broke)."""
 

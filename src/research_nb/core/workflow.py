@@ -35,9 +35,11 @@ from research_nb.core.events import (
     StageFinished,
     StageStarted,
     Subscription,
+    WarningRaised,
 )
 from research_nb.core.protocols import ChecksOptions, Engine, StageContext
 from research_nb.core.registry import EngineRegistry
+from research_nb.core.store import RunStore
 from research_nb.models.api_models import MAX_QUERY_CHARS, APIKeys
 from research_nb.models.clarification import ClarificationResponse
 from research_nb.models.research import PIPELINE, ResearchOptions, ResearchStage, ResearchState
@@ -57,10 +59,14 @@ class ResearchWorkflow:
         *,
         bus: ResearchEventBus | None = None,
         engines: EngineRegistry | None = None,
-        max_finished_states: int = 1000,
+        store: RunStore | None = None,
+        max_finished_states: int = 50,
     ) -> None:
+        """`store` keeps every run on disk (None: runs live in memory only). Finished states beyond the last
+        `max_finished_states` are dropped from memory; with a store they are read back from it on demand."""
         self.events = bus or ResearchEventBus()
         self.engines = engines or EngineRegistry()
+        self.store = store
         self._states: OrderedDict[str, ResearchState] = OrderedDict()
         self._max_finished_states = max_finished_states
 
@@ -174,10 +180,15 @@ class ResearchWorkflow:
     # -- reading ------------------------------------------------------------------------------------------
 
     def get_state(self, request_id: str) -> ResearchState | None:
-        return self._states.get(request_id)
+        """The run's state: in memory, else from the store (a run of an earlier kernel or process)."""
+        state = self._states.get(request_id)
+        if state is None and self.store is not None and self.store.exists(request_id):
+            state = self.store.load(request_id)
+            self._remember(state)
+        return state
 
     def require_state(self, request_id: str) -> ResearchState:
-        state = self._states.get(request_id)
+        state = self.get_state(request_id)
         if state is None:
             raise UnknownRequestError(f"no research run with id {request_id!r}")
         return state
@@ -204,9 +215,11 @@ class ResearchWorkflow:
                 summary = await _run_stage(stage, engine, ctx)
                 if state.awaiting_clarification and state.clarification is not None:
                     self.events.emit(ClarificationRequested(request_id=rid, clarification=state.clarification))
+                    self._checkpoint(state)
                     self.events.emit(RunPaused(request_id=rid, stage=stage))
                     return state
                 state.finish_stage(stage)
+                self._checkpoint(state)
                 self.events.emit(StageFinished(request_id=rid, stage=stage, summary=summary))
             state.complete()
             self._finished(state)
@@ -247,7 +260,21 @@ class ResearchWorkflow:
         )
         self._finished(state)
 
+    def _checkpoint(self, state: ResearchState) -> None:
+        """Save the state after a completed stage and at every stop. A full disk must not fail the research:
+        the run goes on in memory and says so."""
+        if self.store is None:
+            return
+        try:
+            self.store.save(state)
+        except OSError as exc:
+            message = f"could not save run {state.request_id} to {self.store.directory}: {exc}"
+            if message not in state.warnings:
+                state.warnings.append(message)
+                self.events.emit(WarningRaised(request_id=state.request_id, message=message))
+
     def _finished(self, state: ResearchState) -> None:
+        self._checkpoint(state)
         status = state.current_stage
         self.events.emit(
             RunFinished(
@@ -348,4 +375,4 @@ class _CallbackPump:
             await asyncio.gather(self._task, return_exceptions=True)
 
 
-workflow = ResearchWorkflow()
+workflow = ResearchWorkflow(store=RunStore())

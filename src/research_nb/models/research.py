@@ -269,9 +269,17 @@ class ResearchState(BaseModel):
         self.cancel_reason = None
         self.completed_at = None
         self.current_stage = self.next_stage() or ResearchStage.REPORT_GENERATION
-        if ResearchStage.REPORT_GENERATION not in self.completed_stages:
-            # A report on an unfinished run is the partial one made when it stopped: drop it, so the resumed run
-            # shows no stale report while it works and a new stop reports everything gathered by then.
+        # Keep only what completed stages produced: a stage that was interrupted runs again from its start, so a
+        # resumed run gives the same result as one that was never interrupted. (A report on an unfinished run is
+        # the partial one made when it stopped.)
+        done = set(self.completed_stages)
+        if ResearchStage.BRIEF_GENERATION not in done:
+            self.brief = None
+        if ResearchStage.RESEARCH_EXECUTION not in done:
+            self.passages, self.sources = [], []
+        if ResearchStage.COMPRESSION not in done:
+            self.findings = []
+        if ResearchStage.REPORT_GENERATION not in done:
             self.report = None
         self.updated_at = utcnow()
 

@@ -1,0 +1,151 @@
+"""The run store: atomic saves after every stage, reading back in a new process, damage contained, no secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from engines_for_tests import ENGINE_NAME, MemoryEngine
+from research_nb.core.errors import CorruptRunError, UnknownRequestError
+from research_nb.core.store import RunStore
+from research_nb.core.workflow import ResearchWorkflow
+from research_nb.models.api_models import APIKeys
+from research_nb.models.research import ResearchOptions, ResearchStage
+from research_nb.sources.corpus import Corpus
+
+QUESTION = "How do the economies of Norway and Sweden differ?"
+
+
+def fresh(store: RunStore, engine: MemoryEngine | None = None) -> ResearchWorkflow:
+    """A workflow as a new process would have it: nothing in memory, the same store on disk."""
+    flow = ResearchWorkflow(store=store)
+    if engine is not None:
+        flow.engines.register(ENGINE_NAME, lambda: engine)
+    return flow
+
+
+async def test_a_finished_run_is_read_back_by_a_new_process(tmp_path: Path, engine: MemoryEngine) -> None:
+    store = RunStore(tmp_path)
+    state = await fresh(store, engine).run(
+        "How does Norway's economy work?", options=ResearchOptions(engine=ENGINE_NAME)
+    )
+    assert state.current_stage is ResearchStage.COMPLETED
+    again = fresh(store, engine).require_state(state.request_id)
+    assert again == state
+    assert [p.name for p in tmp_path.iterdir()] == [f"{state.request_id}.json"]  # no temporary file left behind
+
+
+async def test_every_completed_stage_is_saved_before_the_next_begins(tmp_path: Path, engine: MemoryEngine) -> None:
+    store = RunStore(tmp_path)
+    flow = fresh(store, engine)
+    gate = engine.hold(ResearchStage.COMPRESSION)
+    state = flow.prepare("How does Norway's economy work?", options=ResearchOptions(engine=ENGINE_NAME))
+    task = asyncio.get_running_loop().create_task(flow.resume_research(state))
+    await gate.reached(1)
+    saved = store.load(state.request_id)  # what survives if the process is killed now
+    assert saved.completed_stages == [
+        ResearchStage.CLARIFICATION,
+        ResearchStage.BRIEF_GENERATION,
+        ResearchStage.RESEARCH_EXECUTION,
+    ]
+    assert saved.passages and saved.brief is not None
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_a_run_killed_mid_stage_resumes_to_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RunStore(tmp_path)
+    uninterrupted = await ResearchWorkflow().run(QUESTION)
+    assert uninterrupted.report is not None
+
+    # First "process": the research stage hangs (as if killed there); only its checkpoints are on disk.
+    release = threading.Event()
+    search = Corpus.search_sync
+    monkeypatch.setattr(Corpus, "search_sync", lambda self, q, k=10: (release.wait(30), search(self, q, k))[1])
+    first = fresh(store)
+    state = first.prepare(QUESTION)
+    task = asyncio.get_running_loop().create_task(first.resume_research(state))
+    async with first.events.subscribe(state.request_id) as events:
+        async for event in events:
+            if event.type == "stage_started" and event.stage is ResearchStage.RESEARCH_EXECUTION:
+                break
+    saved = store.load(state.request_id)
+    task.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    store.save(saved)  # the file as the killed process left it: brief done, research not
+    monkeypatch.undo()
+
+    second = fresh(store)
+    resumed = await second.resume_research(second.require_state(state.request_id))
+    assert resumed.current_stage is ResearchStage.COMPLETED
+    assert resumed.report is not None
+    assert resumed.report.markdown == uninterrupted.report.markdown
+
+
+async def test_a_damaged_record_is_reported_alone(tmp_path: Path, engine: MemoryEngine) -> None:
+    store = RunStore(tmp_path)
+    flow = fresh(store, engine)
+    good = [
+        await flow.run(f"How does Norway's economy work? ({n})", options=ResearchOptions(engine=ENGINE_NAME))
+        for n in range(2)
+    ]
+    (tmp_path / "broken1.json").write_text('{"request_id": "broken1", "user_query": ')
+    runs = {r.request_id: r for r in store.list_runs()}
+    assert runs["broken1"].status == "damaged" and "broken1" in (runs["broken1"].problem or "")
+    assert all(runs[s.request_id].status == "ok" and runs[s.request_id].stage is ResearchStage.COMPLETED for s in good)
+    with pytest.raises(CorruptRunError, match="broken1"):
+        store.load("broken1")
+    with pytest.raises(UnknownRequestError):
+        store.load("../../etc/passwd")
+
+
+async def test_concurrent_runs_writing_at_once_lose_nothing(tmp_path: Path, engine: MemoryEngine) -> None:
+    store = RunStore(tmp_path)
+    flow = fresh(store, engine)
+    states = await asyncio.gather(
+        *(
+            flow.run(f"How does Sweden's economy work? ({n})", options=ResearchOptions(engine=ENGINE_NAME))
+            for n in range(20)
+        )
+    )
+    stored = {r.request_id: r for r in store.list_runs()}
+    assert len(stored) == 20
+    for state in states:
+        assert store.load(state.request_id) == state
+
+
+async def test_keys_are_never_written(tmp_path: Path) -> None:
+    canary = "sk-canary-7f3a9c1e5b"
+    store = RunStore(tmp_path)
+    state = await fresh(store).run(QUESTION, api_keys=APIKeys(openai=canary, tavily=canary))
+    assert state.current_stage is ResearchStage.COMPLETED
+    for path in tmp_path.rglob("*"):
+        assert canary not in path.read_text(errors="replace")
+
+
+async def test_old_runs_can_be_deleted(tmp_path: Path, engine: MemoryEngine) -> None:
+    store = RunStore(tmp_path)
+    state = await fresh(store, engine).run(
+        "How does Norway's economy work?", options=ResearchOptions(engine=ENGINE_NAME)
+    )
+    assert store.delete_older_than(timedelta(days=1)) == []
+    assert store.delete_older_than(timedelta(seconds=0)) == [state.request_id]
+    assert store.list_runs() == []
+
+
+def test_a_full_disk_does_not_fail_the_run(tmp_path: Path, engine: MemoryEngine) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    flow = fresh(RunStore(blocker / "runs"), engine)
+    state = asyncio.run(flow.run("How does Norway's economy work?", options=ResearchOptions(engine=ENGINE_NAME)))
+    assert state.current_stage is ResearchStage.COMPLETED
+    assert any("could not save run" in w for w in state.warnings)
