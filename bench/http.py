@@ -20,14 +20,20 @@ Prints a Markdown table and writes bench/results/http.json.
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
-# ruff: noqa: E402 (the imports must come after this)
+# ruff: noqa: E402 (the imports below must come after these two settings)
 # This script shares its name with the standard library's `http` package, which httpx imports: move its own folder
 # (first on sys.path when run as a script) behind the standard library, where `_common` is still found.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
+# Runs the store saves go where the benchmark throws them away (the server it starts inherits the variable), not
+# among the user's runs. Set before research_nb is imported, so no part of it can have read the variable yet.
+_DATA_DIR = tempfile.TemporaryDirectory(prefix="research-nb-bench-http-")
+os.environ["RESEARCH_NB_DATA_DIR"] = _DATA_DIR.name
 
 import argparse
 import asyncio

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -18,9 +19,17 @@ class LiveServer:
     """Starts on construction and returns once uvicorn listens (it logs its port); `stop` signals it."""
 
     def __init__(self, *args: str, env: dict[str, str] | None = None, startup_timeout: float = 60) -> None:
-        # the server's settings come from the test alone, not from whoever runs the tests
+        # the server's settings come from the test alone, not from whoever runs the tests; its runs are saved
+        # in a folder of its own, never in the user's data folder
+        self._data_dir = tempfile.TemporaryDirectory(prefix="research-nb-api-test-")
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("RESEARCH_NB_API_")}
-        full_env.update({"RESEARCH_NB_API_HEARTBEAT_SECONDS": "0.5", **(env or {})})
+        full_env.update(
+            {
+                "RESEARCH_NB_API_HEARTBEAT_SECONDS": "0.5",
+                "RESEARCH_NB_DATA_DIR": self._data_dir.name,
+                **(env or {}),
+            }
+        )
         self.process = subprocess.Popen(
             [sys.executable, str(LAUNCHER), *args],
             stdout=subprocess.DEVNULL,
@@ -70,6 +79,7 @@ class LiveServer:
             self.process.wait()
             raise
         self._reader.join(timeout)
+        self._data_dir.cleanup()
         return code
 
     def _read_log(self) -> None:
