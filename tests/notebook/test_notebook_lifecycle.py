@@ -96,18 +96,26 @@ def test_loaded_at_kernel_start_the_extension_works_from_the_first_cell(tmp_path
 def test_shutdown_cancels_running_research_and_the_kernel_exits_before_sigterm(kernel: KernelSession) -> None:
     kernel.run(
         f"""
-runs = [__import__("research_nb").research("{QUESTION}", engine="memory") for _ in range(2)]
+from engines_for_tests import MemoryEngine
+from research_nb.models.clarification import ClarificationQuestion
+asking = MemoryEngine(questions=[ClarificationQuestion(id="focus", question="Which aspect?")])
+workflow.engines.register("asking", lambda: asking)
+import research_nb
+runs = [research_nb.research("{QUESTION}", engine="memory") for _ in range(2)]
+paused = research_nb.research("{QUESTION}", engine="asking")
 await gate.reached(2)
+await paused
 """
     )
-    run_ids = kernel.eval("[r.request_id for r in runs]")
+    run_ids = kernel.eval("[r.request_id for r in (*runs, paused)]")
+    assert kernel.eval("[r.status for r in (*runs, paused)]") == ["running", "running", "awaiting_clarification"]
     process = kernel.km.provisioner.process  # type: ignore[union-attr]
 
     kernel.km.shutdown_kernel(now=False)
 
     assert process.returncode == 0  # exited by itself: jupyter_client's SIGTERM would give -15
     log = kernel.kernel_stderr()
-    assert "research-nb: kernel shutdown stopped 2 run(s)" in log
+    assert "research-nb: kernel shutdown stopped 3 run(s)" in log
     for run_id in run_ids:
         assert f"{run_id} cancelled (Cancelled by shutdown)" in log
 

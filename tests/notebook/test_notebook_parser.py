@@ -27,7 +27,8 @@ def test_an_unquoted_question_is_the_words_joined() -> None:
 def test_unset_options_stay_unset_so_the_config_defaults_apply() -> None:
     command = parse_magic("'q'")
     assert isinstance(command, StartCommand)
-    assert (command.engine, command.model, command.max_results, command.clarify, command.widget) == (None,) * 5
+    unset = (command.engine, command.model, command.max_results, command.clarify, command.widget, command.corpora)
+    assert unset == (None,) * 6
     flags = parse_magic("'q' --no-clarify --no-widget --model openai:gpt-4o")
     assert isinstance(flags, StartCommand)
     assert (flags.clarify, flags.widget, flags.model) == (False, False, "openai:gpt-4o")

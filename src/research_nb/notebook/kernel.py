@@ -126,11 +126,14 @@ class ShutdownHook:
 
 
 async def _cancel_all(timeout: float) -> list[str]:
-    """Cancel every running research task on this loop; describe each stopped run (id, stage, reason)."""
+    """Cancel every running research task on this loop, and end the runs paused for answers (no task drives
+    them); describe each stopped run (id, stage, reason)."""
     active = list(await task_manager.list_active_tasks())
-    if not active:
-        return []
-    await task_manager.shutdown(timeout=timeout, reason=SHUTDOWN_REASON)
+    if active:
+        await task_manager.shutdown(timeout=timeout, reason=SHUTDOWN_REASON)
+    for state in workflow.list_states():
+        if state.awaiting_clarification and workflow.cancel_idle(state.request_id, SHUTDOWN_REASON):
+            active.append(state.request_id)
     described = []
     for request_id in active:
         state = workflow.get_state(request_id)

@@ -60,6 +60,7 @@ class ResearchMagics(Magics):
             "model": command.model or self.model,
             "max_search_results": command.max_results if command.max_results is not None else self.max_results,
             "sources": command.sources or list(self.sources),
+            "corpora": command.corpora,
             "clarify": self.clarify if command.clarify is None else command.clarify,
         }
         show_widget = self.widget if command.widget is None else command.widget

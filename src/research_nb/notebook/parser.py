@@ -22,8 +22,9 @@ from research_nb.core.errors import UserInputError
 USAGE = (
     "usage: %research [options] QUESTION | %%research [options] (question in the cell) | "
     "%research list | %research cancel ID\n"
-    "options: --sources PATH (repeatable)  --engine NAME  --model NAME  --max-results N  --no-clarify  "
-    "--no-widget"
+    "options: --sources PATH (repeatable)  --corpus NAME (repeatable)  --engine NAME  --model NAME  "
+    "--max-results N  --no-clarify  --no-widget\n"
+    "defaults: %config ResearchMagics (engine, model, max_results, sources, clarify, widget)"
 )
 
 SUBCOMMANDS = ("list", "cancel", "help")  # bare words only: a quoted "list" is a question
@@ -39,6 +40,7 @@ class StartCommand(BaseModel):
     kind: Literal["start"] = "start"
     query: str
     sources: list[str] = Field(default_factory=list)
+    corpora: list[str] | None = None  # built-in corpora; None lets the engine choose
     engine: str | None = None
     model: str | None = None
     max_results: int | None = None
@@ -73,6 +75,7 @@ def _start_parser() -> _Parser:
     parser = _Parser(prog="%research", add_help=False, allow_abbrev=False)
     parser.add_argument("words", nargs="*")
     parser.add_argument("--sources", "--source", action="append", default=[], metavar="PATH")
+    parser.add_argument("--corpus", action="append", dest="corpora", metavar="NAME")
     parser.add_argument("--engine")
     parser.add_argument("--model")
     parser.add_argument("--max-results", type=int, dest="max_results")
@@ -111,6 +114,7 @@ def parse_magic(line: str, cell: str | None = None) -> MagicCommand:
     return StartCommand(
         query=query,
         sources=args.sources,
+        corpora=args.corpora,
         engine=args.engine,
         model=args.model,
         max_results=args.max_results,
