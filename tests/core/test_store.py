@@ -85,7 +85,10 @@ async def test_a_run_killed_mid_stage_resumes_to_the_same_report(
     monkeypatch.undo()
 
     second = fresh(store)
-    resumed = await second.resume_research(second.require_state(state.request_id))
+    interrupted = second.require_state(state.request_id)
+    assert interrupted.current_stage is ResearchStage.CANCELLED  # nothing drives it in this process
+    assert interrupted.cancel_reason and interrupted.cancel_reason.startswith("Interrupted")
+    resumed = await second.resume_research(interrupted)
     assert resumed.current_stage is ResearchStage.COMPLETED
     assert resumed.report is not None
     assert resumed.report.markdown == uninterrupted.report.markdown

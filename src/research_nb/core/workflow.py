@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 StreamCallback = Callable[[ResearchEvent], Any]
 
 DEFAULT_CANCEL_REASON = "Cancelled by user"
+INTERRUPTED_REASON = "Interrupted: the process running it stopped; resume it to continue"
 
 
 class ResearchWorkflow:
@@ -184,6 +185,11 @@ class ResearchWorkflow:
         state = self._states.get(request_id)
         if state is None and self.store is not None and self.store.exists(request_id):
             state = self.store.load(request_id)
+            if not state.is_finished and not state.awaiting_clarification:
+                # Saved mid-run by a process that is gone (a killed kernel): nothing drives it any more. Say so,
+                # and keep it resumable from its last completed stage.
+                state.cancel(INTERRUPTED_REASON)
+                self.store.save(state)
             self._remember(state)
         return state
 
