@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from research_nb.core.protocols import SearchProvider
@@ -57,3 +58,13 @@ def test_factbook_comparison_fields_share_a_heading_across_countries(factbook: C
         assert hit.title == f"{country} — Economy"
 
     assert best["Norway"].location.heading == best["Sweden"].location.heading == "Real GDP per capita"
+
+
+async def test_concurrent_searches_give_the_same_results_as_one_at_a_time(factbook: Corpus) -> None:
+    countries = ("Norway", "Chile", "Japan", "Kenya")
+    queries = [f"{country} {field}" for country in countries for field in ("capital", "GDP")]
+    expected = [factbook.search_sync(q, 5) for q in queries]
+
+    results = await asyncio.gather(*(factbook.search(q, 5) for q in queries * 4))
+
+    assert results == expected * 4

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from research_nb.sources._text import analyze
+from research_nb.sources._text import analyze_many
 
 IntArray = npt.NDArray[np.int64]
 
@@ -109,16 +109,20 @@ class Segment:
                 )
                 for name, value in zip(cls.COLUMNS, row, strict=True):
                     columns[name].append(value)
-        vocabulary: dict[str, int] = {}
-        body = _analyse_column([str(t) for t in columns["text"]], vocabulary)
         # The title field is the passage title plus its heading, so a Factbook passage titled "Norway — Economy"
         # is also found by its field name ("Unemployment rate").
         title_texts = [
             f"{title} {heading}" if heading and str(heading) not in str(title) else str(title)
             for title, heading in zip(columns["title"], columns["heading"], strict=True)
         ]
-        title = _analyse_column(title_texts, vocabulary)
-        return cls(docs, columns, list(vocabulary), body, title, list(warnings or []))
+        texts = [str(t) for t in columns["text"]]
+        vocabulary, ids, lengths = analyze_many(texts + title_texts)
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        n = len(texts)
+        body = TokenColumn(ids[: offsets[n]], offsets[: n + 1])
+        title = TokenColumn(ids[offsets[n] :], offsets[n:] - offsets[n])
+        return cls(docs, columns, vocabulary, body, title, list(warnings or []))
 
     # -- storage --------------------------------------------------------------------------------------------
 
@@ -153,16 +157,6 @@ class Segment:
             return cls(meta["documents"], meta["passages"], meta["vocabulary"], body, title, meta["warnings"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
-
-
-def _analyse_column(texts: list[str], vocabulary: dict[str, int]) -> TokenColumn:
-    ids: list[int] = []
-    offsets = [0]
-    for text in texts:
-        for term in analyze(text):
-            ids.append(vocabulary.setdefault(term, len(vocabulary)))
-        offsets.append(len(ids))
-    return TokenColumn(np.asarray(ids, dtype=np.int64), np.asarray(offsets, dtype=np.int64))
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:

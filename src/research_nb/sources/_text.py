@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import html
 import re
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from itertools import chain
 
+import numpy as np
+import numpy.typing as npt
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
+
+IntArray = npt.NDArray[np.int64]
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _STOPWORDS = frozenset(STOPWORDS_EN)
@@ -28,9 +34,15 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
 MAX_PASSAGE_CHARS = 1200
 
 
-@lru_cache(maxsize=1)
+_local = threading.local()
+
+
 def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
+    """This thread's stemmer: PyStemmer objects must not be shared between threads (searches run in several)."""
+    stemmer: Stemmer.Stemmer | None = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer
 
 
 def analyze(text: str) -> list[str]:
@@ -38,6 +50,33 @@ def analyze(text: str) -> list[str]:
     words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS]
     stems: list[str] = _stemmer().stemWords(words)
     return stems
+
+
+def analyze_many(texts: Sequence[str], batch: int = 1024) -> tuple[list[str], IntArray, IntArray]:
+    """The terms of many texts at once, as `analyze` would give them, numbered: (terms, term ids, lengths).
+
+    `terms` lists the distinct terms in order of first appearance, `term ids` is every text's terms in order,
+    concatenated, and `lengths[i]` says how many of them belong to text i. Each distinct word is stemmed once
+    (a corpus repeats its words a lot), and texts are tokenised a batch at a time to bound memory.
+    """
+    term_ids: dict[str, int] = {}
+    word_term: dict[str, int] = dict.fromkeys(_STOPWORDS, -1)  # surface word -> term id, -1 for a stop word
+    stemmer = _stemmer()
+    ids: list[int] = []
+    word_counts: list[int] = []
+    for start in range(0, len(texts), batch):
+        tokenized = [_TOKEN.findall(text.lower()) for text in texts[start : start + batch]]
+        new_words = [w for w in dict.fromkeys(chain.from_iterable(tokenized)) if w not in word_term]
+        for word, stem in zip(new_words, stemmer.stemWords(new_words), strict=True):
+            word_term[word] = term_ids.setdefault(stem, len(term_ids))
+        for words in tokenized:
+            ids.extend(map(word_term.__getitem__, words))
+            word_counts.append(len(words))
+    all_ids = np.asarray(ids, dtype=np.int64)
+    kept = all_ids >= 0
+    text_of_word = np.repeat(np.arange(len(word_counts)), word_counts)
+    lengths = np.bincount(text_of_word[kept], minlength=len(word_counts)).astype(np.int64)
+    return list(term_ids), all_ids[kept], lengths
 
 
 def strip_html_fragment(fragment: str) -> str:
