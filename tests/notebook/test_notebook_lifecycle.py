@@ -7,6 +7,9 @@ from pathlib import Path
 
 from kernel_session import MEMORY_ENGINE_SETUP, KernelSession, kernel_session
 
+from research_nb.core.store import RunStore
+from research_nb.models.research import ResearchStage
+
 QUESTION = "How do the economies of Norway and Sweden differ?"
 
 # Opens the memory engine's gate from a thread when a line is written to a named pipe: the test can let a run
@@ -91,6 +94,7 @@ def test_loaded_at_kernel_start_the_extension_works_from_the_first_cell(tmp_path
 
         assert process.returncode == 0
         assert f"{run_id} cancelled (Cancelled by shutdown)" in stderr.read_text()
+        assert_stored_as_cancelled_by_shutdown(run_id)
 
 
 def test_shutdown_cancels_running_research_and_the_kernel_exits_before_sigterm(kernel: KernelSession) -> None:
@@ -118,9 +122,10 @@ await paused
     assert "research-nb: kernel shutdown stopped 3 run(s)" in log
     for run_id in run_ids:
         assert f"{run_id} cancelled (Cancelled by shutdown)" in log
+        assert_stored_as_cancelled_by_shutdown(run_id)
 
 
-def test_restart_cancels_running_research_and_the_new_kernel_works(kernel: KernelSession) -> None:
+def test_restart_cancels_running_research_and_the_new_kernel_resumes_it(kernel: KernelSession) -> None:
     kernel.run(f'run = %research --engine memory "{QUESTION}"\nawait gate.reached(1)')
     run_id = kernel.eval("run.request_id")
     old_process = kernel.km.provisioner.process  # type: ignore[union-attr]
@@ -129,5 +134,37 @@ def test_restart_cancels_running_research_and_the_new_kernel_works(kernel: Kerne
 
     assert old_process.returncode == 0
     assert f"{run_id} cancelled (Cancelled by shutdown)" in kernel.kernel_stderr()
+    assert_stored_as_cancelled_by_shutdown(run_id)
+
     kernel.kc.wait_for_ready(timeout=60)
-    assert kernel.eval("1 + 1") == 2
+    kernel.run("%load_ext research_nb")
+    kernel.run(MEMORY_ENGINE_SETUP + "\ngate.open()")
+    listing = kernel.run("%research list").stdout
+    assert f"{run_id}  cancelled (stored)" in listing
+    resumed = kernel.run(f"run = %research resume {run_id}\nrun")
+    widget = kernel.research_widget_id(resumed)
+    assert kernel.wait_for_widget(widget, status="completed")["has_report"] is True
+    assert kernel.eval("(await run).current_stage.value, run.state.cancel_reason") == ("completed", None)
+
+
+def test_a_stored_run_opens_with_its_report_in_a_new_kernel(kernel: KernelSession) -> None:
+    kernel.run(f'run = %research --engine memory "{QUESTION}"\ngate.open()\nstate = await run')
+    run_id = kernel.eval("run.request_id")
+    kernel.km.restart_kernel(now=False)
+    kernel.kc.wait_for_ready(timeout=60)
+    kernel.run("%load_ext research_nb")
+
+    opened = kernel.run(f"%research open {run_id}")
+
+    widget = kernel.research_widget_id(opened)
+    assert kernel.models[widget]["status"] == "completed" and kernel.models[widget]["has_report"] is True
+    box = kernel.models[opened.result["application/vnd.jupyter.widget-view+json"]["model_id"]]  # type: ignore[index]
+    report = kernel.wait_for_widget_field(box["children"][1].removeprefix("IPY_MODEL_"), "outputs")
+    assert report[0]["data"]["text/markdown"].startswith(f"# {QUESTION}")
+
+
+def assert_stored_as_cancelled_by_shutdown(run_id: str) -> None:
+    """The run store (in the tests' private data folder) holds the run's final state."""
+    stored = RunStore().load(run_id)
+    assert stored.current_stage is ResearchStage.CANCELLED
+    assert stored.cancel_reason == "Cancelled by shutdown"

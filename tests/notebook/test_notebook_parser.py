@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from research_nb.notebook.parser import (
-    CancelCommand,
     HelpCommand,
     ListCommand,
     MagicUsageError,
+    RunCommand,
     StartCommand,
     parse_magic,
 )
@@ -46,7 +46,9 @@ def test_a_cell_magic_takes_the_question_from_the_body() -> None:
         ("  list  ", ListCommand()),
         ("help", HelpCommand()),
         ("--help", HelpCommand()),
-        ("cancel 3f9a0c2d41b7e8aa", CancelCommand(request_id="3f9a0c2d41b7e8aa")),
+        ("cancel 3f9a0c2d41b7e8aa", RunCommand(kind="cancel", request_id="3f9a0c2d41b7e8aa")),
+        ("open 3f9a0c2d41b7e8aa", RunCommand(kind="open", request_id="3f9a0c2d41b7e8aa")),
+        ("resume 3f9a0c2d41b7e8aa", RunCommand(kind="resume", request_id="3f9a0c2d41b7e8aa")),
     ],
 )
 def test_subcommands(line: str, expected: object) -> None:
@@ -54,7 +56,14 @@ def test_subcommands(line: str, expected: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "line", ['"list"', "list the main exports of Norway", "cancel culture in Sweden", "help me compare Norway"]
+    "line",
+    [
+        '"list"',
+        "list the main exports of Norway",
+        "cancel culture in Sweden",
+        "help me compare Norway",
+        "resume writing tips",
+    ],
 )
 def test_a_subcommand_word_that_starts_a_question_is_a_question(line: str) -> None:
     command = parse_magic(line)

@@ -131,9 +131,9 @@ async def _cancel_all(timeout: float) -> list[str]:
     active = list(await task_manager.list_active_tasks())
     if active:
         await task_manager.shutdown(timeout=timeout, reason=SHUTDOWN_REASON)
-    for state in workflow.list_states():
-        if state.awaiting_clarification and workflow.cancel_idle(state.request_id, SHUTDOWN_REASON):
-            active.append(state.request_id)
+    for paused in workflow.list_states():
+        if paused.awaiting_clarification and workflow.cancel_idle(paused.request_id, SHUTDOWN_REASON):
+            active.append(paused.request_id)
     described = []
     for request_id in active:
         state = workflow.get_state(request_id)

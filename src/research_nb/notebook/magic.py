@@ -18,7 +18,7 @@ from traitlets import Bool, Int, List, Unicode
 
 from research_nb.core.errors import UserInputError
 from research_nb.core.workflow import workflow
-from research_nb.notebook.parser import USAGE, CancelCommand, ListCommand, StartCommand, parse_magic
+from research_nb.notebook.parser import USAGE, ListCommand, RunCommand, StartCommand, parse_magic
 from research_nb.notebook.run import ResearchRun, start_research
 
 
@@ -46,8 +46,8 @@ class ResearchMagics(Magics):
                 return self._start(command)
             if isinstance(command, ListCommand):
                 self._list()
-            elif isinstance(command, CancelCommand):
-                self._cancel(command.request_id)
+            elif isinstance(command, RunCommand):
+                return self._on_run(command)
             else:
                 print(USAGE)
         except UserInputError as exc:
@@ -68,23 +68,45 @@ class ResearchMagics(Magics):
         self.runs[run.request_id] = run
         return run
 
+    def _handle(self, request_id: str) -> ResearchRun:
+        """This kernel's handle for a run, or a new one for a run known only to the store."""
+        run = self.runs.get(request_id)
+        if run is None:
+            workflow.require_state(request_id)  # UnknownRequestError names the id
+            run = self.runs[request_id] = ResearchRun(request_id, widget=self.widget)
+        return run
+
+    def _on_run(self, command: RunCommand) -> ResearchRun | None:
+        run = self._handle(command.request_id)
+        if command.kind == "open":
+            return run
+        if command.kind == "resume":
+            run.resume()
+            return run
+        if run.cancel():
+            print(f"cancelling run {run.request_id}")
+        else:
+            print(f"run {run.request_id} is not running (status: {run.status})")
+        return None
+
     def _list(self) -> None:
+        """This kernel's runs, then the stored runs of earlier kernels and processes."""
         states = workflow.list_states()
-        if not states:
-            print("no research runs in this kernel yet")
+        known = {state.request_id for state in states}
+        stored = [] if workflow.store is None else [r for r in workflow.store.list_runs() if r.request_id not in known]
+        if not states and not stored:
+            print("no research runs yet")
             return
         for state in states:
             run = self.runs.get(state.request_id) or ResearchRun(state.request_id)
-            query = state.user_query if len(state.user_query) <= 60 else state.user_query[:59] + "…"
-            print(f"{state.request_id}  {run.status:<22}  {query}")
+            print(f"{state.request_id}  {run.status:<22}  {_short(state.user_query)}")
+        for record in stored:
+            status = "damaged" if record.status == "damaged" else f"{record.stage.value if record.stage else '?'}"
+            print(f"{record.request_id}  {status + ' (stored)':<22}  {_short(record.question)}")
 
-    def _cancel(self, request_id: str) -> None:
-        workflow.require_state(request_id)  # UnknownRequestError names the id
-        run = self.runs.get(request_id) or ResearchRun(request_id)
-        if run.cancel():
-            print(f"cancelling run {request_id}")
-        else:
-            print(f"run {request_id} is not running (status: {run.status})")
+
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # The run's options are named after `ResearchRequest`'s fields; a user of the magic knows them as flags.

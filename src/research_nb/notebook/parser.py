@@ -4,6 +4,8 @@
     %%research --engine offline            (the question is the cell body)
     %research list
     %research cancel 3f9a0c2d41b7e8aa
+    %research open 3f9a0c2d41b7e8aa       (a run of this kernel or a stored one: its widget and report)
+    %research resume 3f9a0c2d41b7e8aa     (continue a stopped run, e.g. one cancelled by a kernel restart)
 
 The parser only knows the command line's grammar; what the options mean (an engine exists, a path exists) is
 checked where the run is started, so the Python API checks the same things.
@@ -21,13 +23,13 @@ from research_nb.core.errors import UserInputError
 
 USAGE = (
     "usage: %research [options] QUESTION | %%research [options] (question in the cell) | "
-    "%research list | %research cancel ID\n"
+    "%research list | %research cancel|open|resume ID\n"
     "options: --sources PATH (repeatable)  --corpus NAME (repeatable)  --engine NAME  --model NAME  "
     "--max-results N  --no-clarify  --no-widget\n"
     "defaults: %config ResearchMagics (engine, model, max_results, sources, clarify, widget)"
 )
 
-SUBCOMMANDS = ("list", "cancel", "help")  # bare words only: a quoted "list" is a question
+SUBCOMMANDS = ("list", "cancel", "open", "resume", "help")  # bare words only: a quoted "list" is a question
 
 
 class MagicUsageError(UserInputError):
@@ -52,8 +54,10 @@ class ListCommand(BaseModel):
     kind: Literal["list"] = "list"
 
 
-class CancelCommand(BaseModel):
-    kind: Literal["cancel"] = "cancel"
+class RunCommand(BaseModel):
+    """A command on one run: `cancel`, `open` or `resume` it."""
+
+    kind: Literal["cancel", "open", "resume"]
     request_id: str
 
 
@@ -61,7 +65,7 @@ class HelpCommand(BaseModel):
     kind: Literal["help"] = "help"
 
 
-MagicCommand = StartCommand | ListCommand | CancelCommand | HelpCommand
+MagicCommand = StartCommand | ListCommand | RunCommand | HelpCommand
 
 
 class _Parser(argparse.ArgumentParser):
@@ -124,8 +128,8 @@ def parse_magic(line: str, cell: str | None = None) -> MagicCommand:
 
 
 def _subcommand(line: str, tokens: list[str]) -> MagicCommand | None:
-    """`list`, `help` and `cancel ID` as bare words; anything longer (or quoted) is a question, so that
-    `%research list the exports of Norway` still researches."""
+    """`list`, `help`, `cancel ID`, `open ID` and `resume ID` as bare words; anything longer (or quoted) is a
+    question, so that `%research list the exports of Norway` still researches."""
     bare_first = line.split(maxsplit=1)[0] if line.strip() else ""
     if bare_first not in SUBCOMMANDS:
         return None
@@ -133,6 +137,6 @@ def _subcommand(line: str, tokens: list[str]) -> MagicCommand | None:
         return ListCommand()
     if tokens == ["help"]:
         return HelpCommand()
-    if len(tokens) == 2 and tokens[0] == "cancel" and not tokens[1].startswith("-"):
-        return CancelCommand(request_id=tokens[1])
+    if len(tokens) == 2 and tokens[0] in ("cancel", "open", "resume") and not tokens[1].startswith("-"):
+        return RunCommand(kind=tokens[0], request_id=tokens[1])
     return None

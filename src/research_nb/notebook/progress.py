@@ -63,14 +63,20 @@ class ProgressView:
         self.source_ids: set[str] = set()
         self.log: deque[str] = deque(maxlen=max_log_lines)
         self.usage = ""
-        self.error = ""
-        self.cancel_reason = ""
+        self.error = state.error_message or ""
+        self.cancel_reason = state.cancel_reason or ""
         self.clarification: dict[str, Any] | None = None
         self.has_report = state.report is not None
         self.started_at: datetime | None = state.started_at
-        self.finished_at: datetime | None = None
-        self.duration: float | None = None
+        self.finished_at: datetime | None = state.completed_at
+        self.duration: float | None = state.duration_seconds() if state.is_finished else None
         self.last_seq = 0
+        # a run shown after it stopped (in an earlier kernel, say) starts from what its state says
+        if state.is_finished:
+            self.status = state.current_stage.value  # type: ignore[assignment]
+        elif state.awaiting_clarification and state.clarification is not None:
+            self.status = "awaiting_clarification"
+            self.clarification = state.clarification.model_dump(mode="json")
 
     # -- folding events -----------------------------------------------------------------------------------
 

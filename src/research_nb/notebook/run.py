@@ -215,6 +215,8 @@ class _LiveDisplay:
         self.box = ipywidgets.VBox([self.widget, self.report_area])
         self.feed = WidgetFeed(run.request_id, self.view, self.widget, self._show_report)
         self.follow(replay=True)
+        if self.view.finished:
+            self._show_report()
 
     def follow(self, *, replay: bool) -> None:
         self.widget.cancel_requested = False
