@@ -240,7 +240,7 @@ class _Channel:
 class ResearchEventBus:
     """Per-run channels of typed events with replay; `emit` never waits for a reader."""
 
-    def __init__(self, *, queue_size: int = 1000, history_size: int = 5000, finished_channels: int = 256) -> None:
+    def __init__(self, *, queue_size: int = 1000, history_size: int = 5000, finished_channels: int = 64) -> None:
         self._queue_size = queue_size
         self._history_size = history_size
         self._finished_limit = finished_channels

@@ -53,9 +53,21 @@ class _Entry:
     __slots__ = ("finished_monotonic", "record", "task")
 
     def __init__(self, task: asyncio.Task[Any], record: TaskRecord) -> None:
-        self.task = task
+        # Released when the task ends: a finished task holds its result (a whole research state), and a manager
+        # that kept a thousand of them would keep a thousand reports alive.
+        self.task: asyncio.Task[Any] | None = task
         self.record = record
         self.finished_monotonic: float | None = None
+
+    def live_task(self) -> asyncio.Task[Any] | None:
+        """The task while it runs on a loop that is still open; None once it ended (or its loop is gone)."""
+        task = self.task
+        return task if task is not None and not task.done() and not _loop_closed(task) else None
+
+    @property
+    def lost(self) -> bool:
+        """Still marked running, but its loop closed under it (a test's or a kernel's loop that is gone)."""
+        return self.task is not None and not self.task.done() and _loop_closed(self.task)
 
 
 class BackgroundTaskManager:
@@ -72,11 +84,9 @@ class BackgroundTaskManager:
     ) -> str:
         """Run `coro` in the background under `request_id`. A running task with the same id is cancelled and
         awaited first, so two tasks never share an id."""
-        while (entry := self._entries.get(request_id)) is not None and not entry.task.done():
-            if _loop_closed(entry.task):
-                break
-            _cancel(entry, "Replaced by a new submission")
-            await asyncio.wait([entry.task])
+        while (entry := self._entries.get(request_id)) is not None and (old := entry.live_task()) is not None:
+            _cancel(entry, old, "Replaced by a new submission")
+            await asyncio.wait([old])
         return self.start(request_id, coro, metadata)
 
     def start(
@@ -85,7 +95,7 @@ class BackgroundTaskManager:
         """Synchronous submit for code already running on the loop (a magic, a request handler).
         Raises `DuplicateRequestError` if a task with this id is still running."""
         entry = self._entries.get(request_id)
-        if entry is not None and not entry.task.done() and not _loop_closed(entry.task):
+        if entry is not None and entry.live_task() is not None:
             coro.close()
             raise DuplicateRequestError(f"a research task with id {request_id!r} is already running")
         task = asyncio.get_running_loop().create_task(coro, name=f"research-{request_id}")
@@ -109,6 +119,7 @@ class BackgroundTaskManager:
             logger.warning("research task %s failed: %s", request_id, record.error)
         else:
             record.status = "completed"
+        entry.task = None
         self._bound_finished()
 
     # -- controlling --------------------------------------------------------------------------------------
@@ -121,9 +132,10 @@ class BackgroundTaskManager:
         """`cancel_task` for synchronous callers (a widget button, a signal handler). False when the task is
         already being cancelled (the seed's contract: a second cancel reports nothing new)."""
         entry = self._entries.get(request_id)
-        if entry is None or entry.task.done() or _loop_closed(entry.task) or entry.record.cancel_reason is not None:
+        task = None if entry is None else entry.live_task()
+        if entry is None or task is None or entry.record.cancel_reason is not None:
             return False
-        _cancel(entry, reason)
+        _cancel(entry, task, reason)
         return True
 
     async def wait(self, request_id: str) -> TaskRecord | None:
@@ -131,13 +143,14 @@ class BackgroundTaskManager:
         entry = self._entries.get(request_id)
         if entry is None:
             return None
-        if not entry.task.done():
-            await asyncio.wait([entry.task])
+        if (task := entry.live_task()) is not None:
+            await asyncio.wait([task])
         return await self.get_task_status(request_id)
 
     def get_task(self, request_id: str) -> asyncio.Task[Any] | None:
+        """The task while it runs; None for an unknown id or once it ended (read its record instead)."""
         entry = self._entries.get(request_id)
-        return None if entry is None else entry.task
+        return None if entry is None else entry.live_task()
 
     # -- reading ------------------------------------------------------------------------------------------
 
@@ -149,7 +162,7 @@ class BackgroundTaskManager:
         return {
             rid: _snapshot(entry)
             for rid, entry in self._entries.items()
-            if not entry.task.done() and not _loop_closed(entry.task)
+            if entry.live_task() is not None
         }
 
     def __len__(self) -> int:
@@ -161,10 +174,12 @@ class BackgroundTaskManager:
         """Cancel every running task on this loop and wait up to `timeout` seconds for them to end."""
         began = time.monotonic()
         loop = asyncio.get_running_loop()
-        running = [e.task for e in self._entries.values() if not e.task.done() and e.task.get_loop() is loop]
+        running: list[asyncio.Task[Any]] = []
         for rid, entry in self._entries.items():
-            if entry.task in running:
-                _cancel(entry, reason)
+            task = entry.live_task()
+            if task is not None and task.get_loop() is loop:
+                running.append(task)
+                _cancel(entry, task, reason)
                 logger.info("cancelling research task %s for shutdown", rid)
         if running:
             await asyncio.wait(running, timeout=timeout)
@@ -179,7 +194,7 @@ class BackgroundTaskManager:
         stale = [
             rid
             for rid, e in self._entries.items()
-            if (e.finished_monotonic is not None and e.finished_monotonic <= cutoff) or _loop_closed(e.task)
+            if (e.finished_monotonic is not None and e.finished_monotonic <= cutoff) or e.lost
         ]
         for rid in stale:
             del self._entries[rid]
@@ -193,13 +208,13 @@ class BackgroundTaskManager:
 
 def _snapshot(entry: _Entry) -> TaskRecord:
     record = entry.record.model_copy(deep=True)
-    if record.status == "running" and _loop_closed(entry.task):
+    if record.status == "running" and entry.lost:
         record.status = "cancelled"
         record.cancel_reason = "Lost: its event loop closed"
     return record
 
 
-def _cancel(entry: _Entry, reason: str) -> None:
+def _cancel(entry: _Entry, task: asyncio.Task[Any], reason: str) -> None:
     """Cancel so that the coroutine itself sees the `CancelledError`.
 
     A task cancelled before its first step never runs its body (Python throws into an unstarted coroutine), so a
@@ -207,11 +222,11 @@ def _cancel(entry: _Entry, reason: str) -> None:
     first step is already queued on the loop: cancelling one callback later lands the cancel inside the body.
     """
     entry.record.cancel_reason = reason
-    coro = entry.task.get_coro()
+    coro = task.get_coro()
     if inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
-        entry.task.get_loop().call_soon(entry.task.cancel, reason)
+        task.get_loop().call_soon(task.cancel, reason)
     else:
-        entry.task.cancel(reason)
+        task.cancel(reason)
 
 
 def _loop_closed(task: asyncio.Task[Any]) -> bool:
