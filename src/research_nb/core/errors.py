@@ -43,6 +43,14 @@ class SourceError(UserInputError):
     nothing at all is searchable."""
 
 
+class MissingDependencyError(UserInputError):
+    """An optional part is not installed (the message names the extra to install, e.g. `research-nb[llm]`)."""
+
+
+class ConfigurationError(UserInputError):
+    """A setting cannot work as given: a model without its key, a cassette file that is missing."""
+
+
 class InvalidStateError(UserInputError):
     """The run is not in a state that allows the operation (e.g. resuming a completed run)."""
 

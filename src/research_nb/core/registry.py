@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib.metadata import entry_points
 
-from research_nb.core.errors import UnknownEngineError
+from research_nb.core.errors import MissingDependencyError, UnknownEngineError
 from research_nb.core.protocols import Engine
 
 ENTRY_POINT_GROUP = "research_nb.engines"
@@ -47,7 +47,12 @@ class EngineRegistry:
         if factory is not None:
             return factory
         for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
-            loaded: EngineFactory = ep.load()
+            try:
+                loaded: EngineFactory = ep.load()
+            except ModuleNotFoundError as exc:  # an engine of an optional extra that is not installed
+                raise MissingDependencyError(
+                    f"the {name!r} engine needs {exc.name}, which is not installed: pip install 'research-nb[{name}]'"
+                ) from None
             return loaded
         raise self._unknown(name)
 

@@ -49,6 +49,13 @@ class ReportInput:
     documents_searched: int = 0
     engine: str = "offline"
     partial_note: str | None = None
+    # For engines whose text is written by a model (the `llm` engine); the defaults give the offline report.
+    summary: Sequence[Finding] | None = None  # the key findings, chosen by the engine; None: the best of each part
+    scope: str | None = None  # the byline's start ("Research with ... over ..."); None: "<Engine> research over N"
+    notes: Sequence[str] = ()  # Markdown notes shown under the byline (budget reached, claims left out)
+    footer: Sequence[str] = ()  # Markdown lines after the sources (model usage)
+    methodology: str | None = None
+    unsupported_claims: int = 0
 
 
 class _Citations:
@@ -91,13 +98,16 @@ def write_report(data: ReportInput) -> ResearchReport:
     for finding in data.findings:
         by_sub.setdefault(finding.sub_question_id, []).append(finding)
 
-    key = _key_findings(data.findings, by_sub, state)
+    key = list(data.summary) if data.summary is not None else _key_findings(data.findings, by_sub, state)
     lines = [f"# {escape(state.user_query)}", "", "", ""]  # line 2, the byline, is written once sources are known
     if data.partial_note:
         lines += [f"> **Partial report.** {data.partial_note}", ""]
+    for note in data.notes:
+        lines += [f"> {note}", ""]
     sections: list[ReportSection] = []
     summary_cites = [
-        Citation(number=citations.cite(f.passage_ids[0]), passage_id=f.passage_ids[0], quote=f.text) for f in key
+        Citation(number=citations.cite(f.passage_ids[0]), passage_id=f.passage_ids[0], quote=f.quote or f.text)
+        for f in key
     ]
     summary_lines = [
         f"- {_label(state, f)}{escape(f.text)} [{c.number}]" for f, c in zip(key, summary_cites, strict=True)
@@ -128,13 +138,15 @@ def write_report(data: ReportInput) -> ResearchReport:
     attributions = sorted({r.attribution for r in references if r.attribution})
     if attributions:
         lines += ["", *(f"_{escape(a)}_" for a in attributions)]
+    if data.footer:
+        lines += ["", *data.footer]
 
     summary_text = " ".join(f.text for f in key)
     return ResearchReport(
         title=state.user_query,
         executive_summary=summary_text,
         introduction=f"This report answers: {state.user_query}",
-        methodology=_methodology(state, data),
+        methodology=data.methodology or _methodology(state, data),
         sections=sections,
         conclusion=summary_text,
         conclusions=[f.text for f in key],
@@ -145,6 +157,7 @@ def write_report(data: ReportInput) -> ResearchReport:
             source_summary=sorted({r.title.split(" — ")[0] for r in references}),
             documents_searched=data.documents_searched,
             sources_cited=len({r.source_id for r in references}),
+            unsupported_claims=data.unsupported_claims,
         ),
         quality_score=round(sum(1 for sq in brief_subs if by_sub.get(sq.id)) / len(brief_subs), 3)
         if brief_subs
@@ -194,7 +207,7 @@ def _section_body(findings: Sequence[Finding], citations: _Citations) -> tuple[s
     cites: list[Citation] = []
     for finding in findings:
         number = citations.cite(finding.passage_ids[0])
-        cites.append(Citation(number=number, passage_id=finding.passage_ids[0], quote=finding.text))
+        cites.append(Citation(number=number, passage_id=finding.passage_ids[0], quote=finding.quote or finding.text))
         text = f"{escape(finding.text)} [{number}]"
         (facts if is_field_line(finding.text) else prose).append(text)
     parts = [" ".join(prose)] if prose else []
@@ -215,10 +228,8 @@ def _safe_url(url: str) -> bool:
 
 
 def _byline(state: ResearchState, data: ReportInput, cited: int) -> str:
-    return (
-        f"_{data.engine.capitalize()} research over {_count(data.documents_searched, 'document')} · "
-        f"{len(state.sources)} sources found, {cited} cited · engine: {data.engine}_"
-    )
+    scope = data.scope or f"{data.engine.capitalize()} research over {_count(data.documents_searched, 'document')}"
+    return f"_{scope} · {len(state.sources)} sources found, {cited} cited · engine: {data.engine}_"
 
 
 def _count(n: int, noun: str) -> str:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 from uuid import uuid4
 
-from pydantic import BaseModel, Field, JsonValue
+from pydantic import BaseModel, Field, JsonValue, model_validator
 
 from research_nb.models.clarification import ClarificationRequest, ClarificationResponse
 
@@ -51,6 +52,10 @@ PIPELINE: tuple[ResearchStage, ...] = (
 )
 
 
+#: Web search providers the `llm` engine knows.
+WebProvider = Literal["wikipedia", "arxiv", "tavily"]
+
+
 class ResearchOptions(BaseModel):
     """How to research: the engine and its knobs. Never holds a secret (it is saved with the run)."""
 
@@ -62,6 +67,34 @@ class ResearchOptions(BaseModel):
     max_hops: int = Field(2, ge=0, le=5, description="Follow-up search rounds after the first")
     max_concurrency: int = Field(4, ge=1, le=32, description="Searches or model calls at once")
     clarify: bool = Field(True, description="Let the engine pause to ask clarifying questions")
+    # -- engines that call models or the web (the `llm` engine) --
+    web: list[WebProvider] | None = Field(
+        None, description="Web search providers; None: the engine's default (Wikipedia, plus Tavily with a key)"
+    )
+    local_only: bool = Field(False, description="No request may leave the machine: no web, a local model server only")
+    base_url: str | None = Field(
+        None, max_length=500, description="OpenAI-compatible server for the model (a local Ollama or llama.cpp)"
+    )
+    api_key_env: str | None = Field(
+        None,
+        max_length=100,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Name of the environment variable holding the model's key (never the key itself)",
+    )
+    budget_tokens: int | None = Field(None, ge=1, le=1_000_000_000, description="Stop new model calls at this many")
+    budget_usd: float | None = Field(None, gt=0, le=10_000, description="Stop new model calls at this estimated cost")
+    record_to: str | None = Field(None, max_length=4096, description="Record every model and web exchange here")
+    replay_from: str | None = Field(
+        None, max_length=4096, description="Replay model and web exchanges from this cassette (no keys, no network)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ResearchOptions:
+        if self.record_to and self.replay_from:
+            raise ValueError("record_to and replay_from exclude each other: record once, then replay")
+        if self.local_only and self.web:
+            raise ValueError(f"local_only forbids web search; drop web={self.web} or local_only")
+        return self
 
 
 class SubQuestion(BaseModel):
@@ -128,6 +161,7 @@ class Finding(BaseModel):
     text: str
     passage_ids: list[str] = Field(min_length=1)
     score: float = 0.0
+    quote: str | None = Field(None, description="The words of the first passage the statement rests on, if not its own")
 
 
 class Citation(BaseModel):

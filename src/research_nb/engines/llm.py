@@ -1,0 +1,334 @@
+"""The LLM engine: pydantic-ai agents plan, take notes and write, over passages retrieved from the web and local
+files; every claim they write is checked against the passage it cites before it is shown.
+
+- clarify: a model decides whether the question needs clarifying questions (at most three);
+- brief: sub-questions (at most eight) with search queries;
+- research: for every sub-question at once (bounded by `max_concurrency`): search the corpus and the web, then a
+  model takes notes — claims, each citing a passage id and quoting it — and may ask for follow-up searches
+  (`max_hops` rounds). Notes are verified as they come (`_verify`); a failed sub-question is a warning;
+- compress: a model keeps the notes worth reporting and rates them (it cannot add or reword any);
+- report: a model writes the summary and sections, again as cited, quoted claims, verified once more; what fails
+  is left out and counted. Without a model answer (budget reached, failure) the verified notes are the report.
+
+The model is a pydantic-ai model string per run (`model=`), else `RESEARCH_NB_MODEL`. Every model call is bounded,
+retried with backoff on rate limits and transient errors, metered (tokens and estimated cost, per stage, in
+`state.metadata["usage"]` and as `usage` events), stopped by a budget, and recorded to or replayed from a
+cassette (`record_to=` / `replay_from=`): a replay needs no key and no network and writes the same report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic_ai.models import Model
+
+from research_nb.core.cassette import Cassette, check_cassette_paths
+from research_nb.core.protocols import StageContext
+from research_nb.core.retry import RetryPolicy
+from research_nb.engines._llm_agents import (
+    MAX_SUB_QUESTIONS,
+    agents,
+    brief_prompt,
+    clarify_prompt,
+    notes_prompt,
+    report_prompt,
+    select_prompt,
+)
+from research_nb.engines._llm_render import (
+    DOCUMENTS,
+    SEARCHED,
+    notes_of,
+    render,
+    reset_unsupported,
+    set_notes,
+    strip_links,
+    verified_findings,
+)
+from research_nb.engines._llm_session import (
+    EngineConfig,
+    Found,
+    ModelCallFailed,
+    RunMemory,
+    Session,
+    corpus_builtins,
+    model_spec,
+    open_session,
+)
+from research_nb.engines._usage import BudgetExhausted
+from research_nb.engines._verify import Verdict, verify
+from research_nb.engines.offline import question_of
+from research_nb.models.clarification import ClarificationChoice, ClarificationQuestion, ClarificationRequest
+from research_nb.models.research import (
+    Finding,
+    Passage,
+    ResearchBrief,
+    ResearchOptions,
+    ResearchReport,
+    ResearchStage,
+    ResearchState,
+    Source,
+    SubQuestion,
+)
+from research_nb.sources._http import TransportFactory
+from research_nb.sources.corpus import Corpus
+from research_nb.sources.web import WEB_RETRY
+
+_REMEMBERED_RUNS = 16
+_FOLLOW_UPS_PER_HOP = 2
+
+
+class LLMEngine:
+    name = "llm"
+
+    def __init__(
+        self,
+        *,
+        model: Model | None = None,
+        http_transport: TransportFactory | None = None,
+        retry: RetryPolicy | None = None,
+        web_retry: RetryPolicy = WEB_RETRY,
+        cache_dir: Path | None = None,
+        environ: dict[str, str] | None = None,
+        dotenv: dict[str, str | None] | None = None,
+    ) -> None:
+        """All arguments are for tests and embedding: `model` replaces the one named by the run's options,
+        `http_transport` the network (an `httpx2.MockTransport`), `environ`/`dotenv` where keys are read."""
+        self._config = EngineConfig(
+            model, http_transport, retry or EngineConfig.retry, web_retry, cache_dir, environ, dotenv
+        )
+        self._runs: OrderedDict[str, RunMemory] = OrderedDict()
+
+    def check_options(self, options: ResearchOptions) -> None:
+        check_cassette_paths(options.record_to, options.replay_from)
+        model_spec(options, self._config)
+        web = [] if options.local_only else ["wikipedia"] if options.web is None else options.web
+        Corpus.check(options.sources, corpus_builtins(options, web))
+
+    # -- stages -------------------------------------------------------------------------------------------------
+
+    async def clarify(self, ctx: StageContext) -> ClarificationRequest | None:
+        async with self._session(ctx, ResearchStage.CLARIFICATION) as session:
+            try:
+                draft = await session.ask(agents().clarify, clarify_prompt(ctx.state.user_query))
+            except BudgetExhausted:
+                return None
+        questions = [q for q in draft.questions if q.question.strip()][:3]
+        if not draft.needs_clarification or not questions:
+            return None
+        return ClarificationRequest(
+            context=draft.reason or None,
+            questions=[
+                ClarificationQuestion(
+                    id=f"q{n}",
+                    question=q.question,
+                    question_type="choice" if q.choices else "text",
+                    choices=[ClarificationChoice(id=f"c{m}", label=label) for m, label in enumerate(q.choices[:8], 1)]
+                    or None,
+                    order=n,
+                )
+                for n, q in enumerate(questions, start=1)
+            ],
+        )
+
+    async def brief(self, ctx: StageContext) -> ResearchBrief:
+        question = question_of(ctx.state)
+        async with self._session(ctx, ResearchStage.BRIEF_GENERATION) as session:
+            try:
+                draft = await session.ask(agents().brief, brief_prompt(question))
+            except BudgetExhausted as exc:
+                ctx.warn(f"{exc}: researching the question as it is, without a plan")
+                return ResearchBrief(
+                    objective=question, sub_questions=[SubQuestion(id="sq-1", question=question, queries=[question])]
+                )
+        sub_questions: list[SubQuestion] = []
+        for draft_sq in draft.sub_questions[:MAX_SUB_QUESTIONS]:
+            text = strip_links(draft_sq.question)
+            if not text:
+                continue
+            queries = [strip_links(q) for q in draft_sq.search_queries if strip_links(q)][:3] or [text]
+            entity = strip_links(draft_sq.entity or "") or None
+            sub_questions.append(
+                SubQuestion(id=f"sq-{len(sub_questions) + 1}", question=text, queries=queries, entity=entity)
+            )
+        if not sub_questions:
+            sub_questions = [SubQuestion(id="sq-1", question=question, queries=[question])]
+        return ResearchBrief(
+            objective=strip_links(draft.objective) or question, sub_questions=sub_questions, comparison=draft.comparison
+        )
+
+    async def research(self, ctx: StageContext) -> None:
+        state = ctx.state
+        set_notes(state, [])
+        reset_unsupported(state, "research")
+        brief = state.brief or ResearchBrief(
+            objective=state.user_query, sub_questions=[SubQuestion(id="sq-1", question=state.user_query)]
+        )
+        question = question_of(state)
+        async with self._session(ctx, ResearchStage.RESEARCH_EXECUTION, search=True) as session:
+            state.metadata[SEARCHED] = list(session.scope())
+            state.metadata[DOCUMENTS] = session.documents()
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._investigate(session, question, sq)) for sq in brief.sub_questions]
+                for sq in brief.sub_questions:
+                    ctx.progress(sq, "searching")
+                for sq, task in zip(brief.sub_questions, tasks, strict=True):  # recorded in order: deterministic
+                    self._record(ctx, sq, await task)
+            if session.meter.reached:
+                ctx.warn(f"{session.meter.reached}: no new model call was started after that")
+            if session.meter.money_unenforceable():
+                ctx.warn(f"no price is known for {session.spec}: the money budget cannot be enforced (tokens count)")
+
+    async def compress(self, ctx: StageContext) -> list[Finding]:
+        state = ctx.state
+        notes = notes_of(state)
+        if len(notes) <= 1:
+            return notes
+        subs = state.brief.sub_questions if state.brief else []
+        async with self._session(ctx, ResearchStage.COMPRESSION) as session:
+            if session.meter.reached:
+                return notes
+            try:
+                draft = await session.ask(agents().select, select_prompt(question_of(state), subs, notes))
+            except BudgetExhausted:
+                return notes
+            except ModelCallFailed as exc:
+                ctx.warn(f"{exc}; keeping every verified note")
+                return notes
+        kept: dict[int, int] = {}
+        for ranked in draft.keep:
+            if 1 <= ranked.note <= len(notes):
+                kept.setdefault(ranked.note, ranked.importance)
+        if not kept:
+            ctx.warn("the model kept none of the notes; keeping them all")
+            return notes
+        order = {sq.id: n for n, sq in enumerate(subs)}
+        chosen = [notes[n - 1].model_copy(update={"score": float(importance)}) for n, importance in kept.items()]
+        return sorted(chosen, key=lambda f: (order.get(f.sub_question_id, len(order)), -f.score))
+
+    async def report(self, ctx: StageContext) -> ResearchReport:
+        state = ctx.state
+        reset_unsupported(state, "report")
+        findings = state.findings
+        subs = state.brief.sub_questions if state.brief else []
+        try:
+            if not findings:
+                return render(state, [])
+            async with self._session(ctx, ResearchStage.REPORT_GENERATION) as session:
+                if session.meter.reached:
+                    return render(state, findings)
+                cited = list(dict.fromkeys(f.passage_ids[0] for f in findings))
+                passages = [p for p in (state.passage(i) for i in cited) if p is not None]
+                try:
+                    prompt = report_prompt(question_of(state), subs, findings, passages)
+                    draft = await session.ask(agents().report, prompt)
+                except BudgetExhausted:
+                    return render(state, findings)
+                except ModelCallFailed as exc:
+                    ctx.warn(f"{exc}; the report shows the verified notes instead")
+                    return render(state, findings)
+            retrieved = {p.id: p for p in state.passages}
+            summary = verified_findings([verify(c, retrieved) for c in draft.summary], None, "report", state)
+            known = {sq.id for sq in subs}
+            sections: list[Finding] = []
+            for section in draft.sections:
+                sub = section.sub_question_id if section.sub_question_id in known else None
+                sections += verified_findings([verify(c, retrieved) for c in section.claims], sub, "report", state)
+            if not summary and not sections:
+                ctx.warn("no claim of the model's report could be verified; the report shows the verified notes")
+                return render(state, findings)
+            return render(state, sections, summary=summary[:5] or None)
+        finally:
+            self._runs.pop(state.request_id, None)
+
+    def partial_report(self, state: ResearchState) -> ResearchReport | None:
+        self._runs.pop(state.request_id, None)
+        findings = state.findings or notes_of(state)
+        if not findings and not state.passages:
+            return None
+        stage = state.current_stage.value.replace("_", " ")
+        note = f"The run stopped during the {stage} stage; this shows the verified notes it had gathered by then."
+        return render(state, findings, partial_note=note)
+
+    async def _investigate(self, session: Session, question: str, sq: SubQuestion) -> _Outcome:
+        """Search, take notes, follow up: everything one sub-question needs, without touching the state (the
+        research stage records outcomes in sub-question order, so runs are reproducible)."""
+        outcome = _Outcome()
+        k = session.ctx.options.max_search_results
+        try:
+            found = await session.search(sq.queries or [sq.question], k)
+            outcome.add(found)
+            if not found.passages:
+                outcome.problem = "no search result"
+                return outcome
+            draft = await session.ask(agents().notes, notes_prompt(question, sq, found.passages))
+            outcome.verdicts += [verify(claim, outcome.passages) for claim in draft.claims]
+            for _ in range(session.ctx.options.max_hops):
+                follow = [q for q in (strip_links(q) for q in draft.follow_up_queries) if q][:_FOLLOW_UPS_PER_HOP]
+                if not follow:
+                    break
+                more = await session.search(follow, k, exclude=set(outcome.passages))
+                if not more.passages:
+                    break
+                outcome.add(more)
+                known = [v.claim.text for v in outcome.verdicts if v.supported]
+                draft = await session.ask(agents().notes, notes_prompt(question, sq, more.passages, known))
+                outcome.verdicts += [verify(claim, outcome.passages) for claim in draft.claims]
+        except BudgetExhausted:
+            outcome.budget_reached = True
+        except Exception as exc:  # a failed sub-question is a warning, never a failed run
+            outcome.problem = session.keys.redact(str(exc) or type(exc).__name__)
+        return outcome
+
+    @staticmethod
+    def _record(ctx: StageContext, sq: SubQuestion, outcome: _Outcome) -> None:
+        ctx.add_passages(outcome.passages.values(), sq.id, outcome.sources.values())
+        findings = verified_findings(outcome.verdicts, sq.id, "research", ctx.state)
+        notes = notes_of(ctx.state)
+        set_notes(ctx.state, [*notes, *(f for f in findings if f not in notes)])
+        if outcome.problem:
+            ctx.warn(f"sub-question {sq.id} ({sq.question}): {outcome.problem}")
+        documents = len({p.document_id for p in outcome.passages.values()})
+        ctx.progress(sq, "done" if findings else "failed", sources_found=documents)
+
+    # -- helpers ------------------------------------------------------------------------------------------------
+
+    def _session(
+        self, ctx: StageContext, stage: ResearchStage, *, search: bool = False
+    ) -> AbstractAsyncContextManager[Session]:
+        return open_session(ctx, stage.value, self._config, self._memory(ctx.state), search=search)
+
+    def _memory(self, state: ResearchState) -> RunMemory:
+        memory = self._runs.get(state.request_id)
+        if memory is None:
+            options = state.options
+            cassette = None
+            if options.replay_from:
+                cassette = Cassette.replay(Path(options.replay_from).expanduser())
+            elif options.record_to:
+                # A run resumed after a pause (clarifying questions) adds to what its first leg recorded.
+                cassette = Cassette.record(Path(options.record_to).expanduser(), keep=bool(state.completed_stages))
+            memory = self._runs[state.request_id] = RunMemory(cassette)
+            while len(self._runs) > _REMEMBERED_RUNS:
+                self._runs.popitem(last=False)
+        return memory
+
+
+@dataclass
+class _Outcome:
+    """What one sub-question's research gathered."""
+
+    passages: dict[str, Passage] = field(default_factory=dict)
+    sources: dict[str, Source] = field(default_factory=dict)
+    verdicts: list[Verdict] = field(default_factory=list)
+    problem: str | None = None
+    budget_reached: bool = False
+
+    def add(self, found: Found) -> None:
+        for passage in found.passages:
+            self.passages.setdefault(passage.id, passage)
+        for document_id, source in found.sources.items():
+            self.sources.setdefault(document_id, source)
