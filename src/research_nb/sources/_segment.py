@@ -135,7 +135,11 @@ class Segment:
             "vocabulary": self.vocabulary,
             "warnings": self.warnings,
         }
-        _atomic_write_bytes(prefix.with_suffix(".json"), json.dumps(meta, ensure_ascii=False).encode())
+        json_path = prefix.with_suffix(".json")
+        tmp_json = json_path.with_name(f"{json_path.name}.{os.getpid()}.tmp")
+        with tmp_json.open("w", encoding="utf-8") as stream:  # streamed: no second copy of a large corpus
+            json.dump(meta, stream, ensure_ascii=False)
+        os.replace(tmp_json, json_path)
         tmp = prefix.with_name(prefix.name + f".{os.getpid()}.tmp.npz")
         np.savez(
             tmp,
@@ -157,9 +161,3 @@ class Segment:
             return cls(meta["documents"], meta["passages"], meta["vocabulary"], body, title, meta["warnings"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

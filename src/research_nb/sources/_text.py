@@ -62,21 +62,21 @@ def analyze_many(texts: Sequence[str], batch: int = 1024) -> tuple[list[str], In
     term_ids: dict[str, int] = {}
     word_term: dict[str, int] = dict.fromkeys(_STOPWORDS, -1)  # surface word -> term id, -1 for a stop word
     stemmer = _stemmer()
-    ids: list[int] = []
-    word_counts: list[int] = []
+    ids: list[IntArray] = []
+    lengths: list[IntArray] = []
     for start in range(0, len(texts), batch):
         tokenized = [_TOKEN.findall(text.lower()) for text in texts[start : start + batch]]
         new_words = [w for w in dict.fromkeys(chain.from_iterable(tokenized)) if w not in word_term]
         for word, stem in zip(new_words, stemmer.stemWords(new_words), strict=True):
             word_term[word] = term_ids.setdefault(stem, len(term_ids))
-        for words in tokenized:
-            ids.extend(map(word_term.__getitem__, words))
-            word_counts.append(len(words))
-    all_ids = np.asarray(ids, dtype=np.int64)
-    kept = all_ids >= 0
-    text_of_word = np.repeat(np.arange(len(word_counts)), word_counts)
-    lengths = np.bincount(text_of_word[kept], minlength=len(word_counts)).astype(np.int64)
-    return list(term_ids), all_ids[kept], lengths
+        batch_ids = np.fromiter(chain.from_iterable(map(word_term.__getitem__, w) for w in tokenized), np.int64)
+        kept = batch_ids >= 0
+        text_of_word = np.repeat(np.arange(len(tokenized)), [len(words) for words in tokenized])
+        ids.append(batch_ids[kept])
+        lengths.append(np.bincount(text_of_word[kept], minlength=len(tokenized)).astype(np.int64))
+    if not ids:
+        return [], np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return list(term_ids), np.concatenate(ids), np.concatenate(lengths)
 
 
 def strip_html_fragment(fragment: str) -> str:
