@@ -109,7 +109,9 @@ def test_bad_files_are_warnings_and_the_rest_is_indexed(
     (folder / "blob.txt").write_bytes(bytes(range(256)) * 4)
     (folder / "latin1.md").write_bytes("caf\xe9 au lait".encode("latin-1"))
     (folder / "corrupt.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage")
-    (folder / "records.jsonl").write_text('{"_id": "1", "text": "Narwhals have tusks."}\nnot json\n{"_id": 2}\n')
+    (folder / "records.jsonl").write_text(
+        '{"_id": "1", "text": "Narwhals have tusks."}\nnot json\n{"_id": 2}\n{"_id": "1", "text": "again"}\n'
+    )
     (folder / "huge.txt").write_text("word " * 2000)
     write_pdf(folder / "scanned.pdf", [[]])
     monkeypatch.setattr(_loaders, "MAX_FILE_BYTES", 5000)
@@ -119,7 +121,7 @@ def test_bad_files_are_warnings_and_the_rest_is_indexed(
 
     assert len(warnings) == 6
     assert sorted(warnings)[:2] + sorted(warnings)[3:] == [
-        "mixed/records.jsonl: 2 bad line(s) skipped (first: line 2)",
+        "mixed/records.jsonl: 3 bad line(s) skipped (first: line 2)",
         "skipped mixed/blob.txt: binary file, not text",
         "skipped mixed/huge.txt: too large (10 KB; the limit is 5 KB)",
         "skipped mixed/latin1.md: not UTF-8 text",

@@ -190,10 +190,14 @@ def load_notebook(path: Path, doc_id: str, display: str, include_outputs: bool =
 
 
 def load_jsonl(path: Path, doc_id: str, display: str) -> list[LoadedDocument]:
-    """One document per record `{"_id", "title", "text", "url"?}`; records without text are counted and skipped."""
+    """One document per record `{"_id", "title", "text", "url"?}`.
+
+    Lines that are not JSON, records without text and repeated ids are skipped, counted in one warning.
+    """
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     documents: list[LoadedDocument] = []
     bad: list[int] = []
+    seen: set[str] = set()
     try:
         with opener(path, "rt", encoding="utf-8") as lines:
             for line_number, line in enumerate(lines, start=1):
@@ -206,6 +210,10 @@ def load_jsonl(path: Path, doc_id: str, display: str) -> list[LoadedDocument]:
                     bad.append(line_number)
                     continue
                 record_id = str(record.get("_id", line_number))
+                if record_id in seen:
+                    bad.append(line_number)
+                    continue
+                seen.add(record_id)
                 title = normalize_space(str(record.get("title") or "")) or record_id
                 url = record.get("url")
                 chunks = [Chunk(text[s.start : s.end], start=s.start, end=s.end) for s in passage_spans(text)]
