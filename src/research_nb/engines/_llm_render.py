@@ -54,10 +54,16 @@ def unsupported_claims(state: ResearchState) -> int:
 
 
 def verified_findings(
-    verdicts: Sequence[Verdict], sub_question_id: str | None, stage: str, state: ResearchState
+    verdicts: Sequence[Verdict],
+    sub_question_id: str | None,
+    stage: str,
+    state: ResearchState,
+    seen: set[str] | None = None,
 ) -> list[Finding]:
     """The supported claims as findings (citing their passage, quoting its words); the others are recorded in the
-    state as left out. A claim with no sub-question goes with the one its passage was retrieved for."""
+    state as left out. A claim with no sub-question goes with the one its passage was retrieved for. A claim
+    whose text is in `seen` (said already) is skipped; `seen` gets the new ones."""
+    seen = set() if seen is None else seen
     findings: list[Finding] = []
     default_sub = state.brief.sub_questions[0].id if state.brief and state.brief.sub_questions else "sq-1"
     for verdict in verdicts:
@@ -73,8 +79,9 @@ def verified_findings(
             continue
         text = " ".join(verdict.claim.text.split())
         sub = sub_question_id or (passage.sub_question_ids[0] if passage.sub_question_ids else default_sub)
-        if any(f.text == text and f.sub_question_id == sub for f in findings):
+        if text in seen:
             continue
+        seen.add(text)
         findings.append(Finding(sub_question_id=sub, text=text, passage_ids=[passage.id], quote=verdict.quote))
     return findings
 

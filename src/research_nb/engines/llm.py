@@ -70,7 +70,6 @@ from research_nb.models.research import (
     ResearchReport,
     ResearchStage,
     ResearchState,
-    Source,
     SubQuestion,
 )
 from research_nb.sources._http import TransportFactory
@@ -231,12 +230,14 @@ class LLMEngine:
                     ctx.warn(f"{exc}; the report shows the verified notes instead")
                     return render(state, findings)
             retrieved = {p.id: p for p in state.passages}
-            summary = verified_findings([verify(c, retrieved) for c in draft.summary], None, "report", state)
+            seen: set[str] = set()
+            summary = verified_findings([verify(c, retrieved) for c in draft.summary], None, "report", state, seen)
             known = {sq.id for sq in subs}
             sections: list[Finding] = []
             for section in draft.sections:
                 sub = section.sub_question_id if section.sub_question_id in known else None
-                sections += verified_findings([verify(c, retrieved) for c in section.claims], sub, "report", state)
+                verdicts = [verify(c, retrieved) for c in section.claims]
+                sections += verified_findings(verdicts, sub, "report", state, seen)
             if not summary and not sections:
                 ctx.warn("no claim of the model's report could be verified; the report shows the verified notes")
                 return render(state, findings)
@@ -260,7 +261,7 @@ class LLMEngine:
         k = session.ctx.options.max_search_results
         try:
             found = await session.search(sq.queries or [sq.question], k)
-            outcome.add(found)
+            outcome.add(session, sq, found)
             if not found.passages:
                 outcome.problem = "no search result"
                 return outcome
@@ -273,7 +274,7 @@ class LLMEngine:
                 more = await session.search(follow, k, exclude=set(outcome.passages))
                 if not more.passages:
                     break
-                outcome.add(more)
+                outcome.add(session, sq, more)
                 known = [v.claim.text for v in outcome.verdicts if v.supported]
                 draft = await session.ask(agents().notes, notes_prompt(question, sq, more.passages, known))
                 outcome.verdicts += [verify(claim, outcome.passages) for claim in draft.claims]
@@ -285,10 +286,9 @@ class LLMEngine:
 
     @staticmethod
     def _record(ctx: StageContext, sq: SubQuestion, outcome: _Outcome) -> None:
-        ctx.add_passages(outcome.passages.values(), sq.id, outcome.sources.values())
-        findings = verified_findings(outcome.verdicts, sq.id, "research", ctx.state)
         notes = notes_of(ctx.state)
-        set_notes(ctx.state, [*notes, *(f for f in findings if f not in notes)])
+        findings = verified_findings(outcome.verdicts, sq.id, "research", ctx.state, seen={n.text for n in notes})
+        set_notes(ctx.state, [*notes, *findings])
         if outcome.problem:
             ctx.warn(f"sub-question {sq.id} ({sq.question}): {outcome.problem}")
         documents = len({p.document_id for p in outcome.passages.values()})
@@ -322,13 +322,13 @@ class _Outcome:
     """What one sub-question's research gathered."""
 
     passages: dict[str, Passage] = field(default_factory=dict)
-    sources: dict[str, Source] = field(default_factory=dict)
     verdicts: list[Verdict] = field(default_factory=list)
     problem: str | None = None
     budget_reached: bool = False
 
-    def add(self, found: Found) -> None:
+    def add(self, session: Session, sq: SubQuestion, found: Found) -> None:
+        """Keep what a search found, and record it in the run at once: a run cancelled while the model reads it
+        still has it for its partial report."""
+        session.ctx.add_passages(found.passages, sq.id, found.sources.values())
         for passage in found.passages:
             self.passages.setdefault(passage.id, passage)
-        for document_id, source in found.sources.items():
-            self.sources.setdefault(document_id, source)

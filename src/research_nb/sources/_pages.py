@@ -22,8 +22,9 @@ def url_document_id(prefix: str, url: str) -> str:
 def text_passages(
     document_id: str, title: str, text: str, url: str | None, *, limit: int = MAX_PAGE_PASSAGES
 ) -> list[Passage]:
-    """`text` cut into passages of whole paragraphs (`<document_id>#0`, `#1`, ...), with their offsets."""
-    body = normalize_lines(text)
+    """`text` cut into passages of whole paragraphs (`<document_id>#0`, `#1`, ...), with their offsets. Each line
+    is a paragraph (web APIs and extracted pages put one paragraph on a line)."""
+    body = normalize_lines(text.replace("\n", "\n\n"))
     passages = []
     for n, span in enumerate(passage_spans(body)[:limit]):
         passages.append(
