@@ -1,0 +1,308 @@
+"""Notebook front benchmark, in real kernels driven over jupyter_client as a notebook front end drives them.
+
+    .venv/bin/python bench/kernel.py            # about 2 minutes
+    .venv/bin/python bench/kernel.py --quick    # fewer repetitions, for a smoke run
+
+What is measured (each load level beside the idle baseline measured in the same repetition):
+- execute round trip: `execute_request` for a cell `pass` until its `execute_reply`, while 0, 1 and 5 runs are
+  active. Two loads: "paced" runs, a simulated I/O-bound engine (each of 4 sub-questions awaits 50 ms per search,
+  as for an LLM or web API, then reports a source and a log line) shown with their live widgets; and the offline
+  engine researching the Factbook back to back (CPU-bound, in worker threads), without widgets.
+- cancel latency: from sending the widget's Cancel comm message (as the browser does) to receiving the widget's
+  state update that says "cancelled" (the run's final event, through the kernel and back).
+- widget messages per second during a run that emits thousands of events per second (coalescing at work), against
+  the events the run emitted and JupyterLab's limit (about 1000 messages/s, beyond which it drops output).
+- shutdown: `shutdown_kernel(now=False)` with 5 runs in flight until the kernel process exited, and the hook's own
+  time; baseline: the same with no run. jupyter_client sends SIGTERM 2.5 s after the request.
+
+Targets (issue 4): round trip at most 1.2x idle; cancel p95 < 50 ms; widget messages well under 1000/s;
+shutdown well under 2 s. Prints a Markdown table and writes bench/results/kernel.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests" / "notebook"), str(ROOT / "tests")]
+
+from kernel_session import KernelSession, kernel_session  # noqa: E402
+
+from _common import median, p95, print_table, write_results  # noqa: E402
+
+QUESTIONS = [
+    "How do the economies of Norway and Sweden differ?",
+    "What is the population of Japan?",
+    "How do the economies of Denmark and Finland differ?",
+    "Compare the climate of Chile and Peru",
+    "How does the economy of Germany compare with that of France?",
+]
+
+# A simulated I/O-bound engine: every search is an `await` of `step` seconds (an LLM or web API call), after
+# which it records a source and `chatter` log lines. Runs go on for `steps` searches per sub-question.
+PACED_ENGINE = """
+import asyncio
+import research_nb
+from research_nb import workflow
+from research_nb.models.research import Passage, ReportMetadata, ResearchBrief, ResearchReport, SubQuestion
+
+class PacedEngine:
+    name = "paced"
+    step, steps, chatter = 0.05, 10**6, 1
+
+    async def clarify(self, ctx):
+        return None
+
+    async def brief(self, ctx):
+        subs = [SubQuestion(id=f"sq{i}", question=f"part {i} of the question") for i in range(4)]
+        return ResearchBrief(objective=ctx.state.user_query, sub_questions=subs)
+
+    async def research(self, ctx):
+        async def search(sq):
+            ctx.progress(sq, "searching")
+            for n in range(self.steps):
+                await asyncio.sleep(self.step)
+                passage = Passage(id=f"{sq.id}-{n}", document_id=f"{sq.id}-{n}", title=f"Document {n}", text="A.")
+                ctx.add_passages([passage], sub_question_id=sq.id)
+                for k in range(self.chatter):
+                    ctx.log(f"{sq.id}: read document {n} ({k})")
+            ctx.progress(sq, "done", sources_found=self.steps)
+        await asyncio.gather(*(search(sq) for sq in ctx.state.brief.sub_questions))
+
+    async def compress(self, ctx):
+        return []
+
+    async def report(self, ctx):
+        return ResearchReport(title=ctx.state.user_query, markdown="# done\\n")
+
+    def partial_report(self, state):
+        return ResearchReport(title=state.user_query, markdown="# partial\\n", metadata=ReportMetadata(partial=True))
+
+paced = PacedEngine()
+workflow.engines.register("paced", lambda: paced)
+
+async def searching(run):
+    # returns once the run has found a source: it is then in the middle of its research
+    async for event in workflow.events.subscribe(run.request_id):
+        if event.type == "source_found":
+            return
+"""
+
+# Keeps `n` offline runs going back to back until `busy_stop` is set.
+OFFLINE_LOAD = """
+questions = {questions!r}
+busy_stop = asyncio.Event()
+
+async def keep_busy(slot):
+    k = slot
+    while not busy_stop.is_set():
+        await research_nb.research(questions[k % len(questions)], widget=False)
+        k += 1
+
+busy = [asyncio.get_running_loop().create_task(keep_busy(i)) for i in range({n})]
+"""
+
+
+def round_trips(kernel: KernelSession, count: int) -> list[float]:
+    """Seconds from sending `execute_request` for `pass` to reading its `execute_reply`."""
+    samples = []
+    for _ in range(count):
+        began = time.perf_counter()
+        msg_id = kernel.kc.execute("pass", store_history=False)
+        while True:
+            reply = kernel.kc.get_shell_msg(timeout=60)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        samples.append(time.perf_counter() - began)
+    return samples
+
+
+def start_paced(kernel: KernelSession, n: int) -> None:
+    """Start `n` paced runs with their widgets shown, and return once all of them are searching."""
+    kernel.run(
+        f"load = [research_nb.research({QUESTIONS[0]!r}, engine='paced') for _ in range({n})]\n"
+        "for run in load:\n    display(run)\n"
+        "await asyncio.gather(*(searching(run) for run in load))"
+    )
+
+
+def stop_paced(kernel: KernelSession) -> None:
+    kernel.run("for run in load:\n    run.cancel()\nfor run in load:\n    await run\nload = []")
+
+
+def measure_round_trips(args: argparse.Namespace) -> dict[str, Any]:
+    """Per repetition and load level: the median round trip under load, beside the idle median measured just
+    before it in the same kernel (the machine is shared: a baseline taken minutes earlier drifts)."""
+    results: dict[str, Any] = {}
+    with kernel_session() as kernel:
+        kernel.run("%load_ext research_nb")
+        kernel.run(PACED_ENGINE + "\nload = []")
+        kernel.run(f"await research_nb.research({QUESTIONS[0]!r}, widget=False)")  # open the Factbook corpus once
+        round_trips(kernel, 20)  # warm-up
+        for rep in range(args.repeat):
+            for load in ("paced", "offline"):
+                for n in (1, 5):
+                    idle = round_trips(kernel, args.samples)
+                    if load == "paced":
+                        start_paced(kernel, n)
+                    else:
+                        kernel.run(OFFLINE_LOAD.format(questions=QUESTIONS, n=n))
+                    busy = round_trips(kernel, args.samples)
+                    if load == "paced":
+                        stop_paced(kernel)
+                    else:
+                        kernel.run("busy_stop.set()\nawait asyncio.gather(*busy)")
+                    entry = results.setdefault(
+                        f"{load}_{n}", {"idle_ms": [], "median_ms": [], "p95_ms": [], "ratio": []}
+                    )
+                    entry["idle_ms"].append(median(idle) * 1000)
+                    entry["median_ms"].append(median(busy) * 1000)
+                    entry["p95_ms"].append(p95(busy) * 1000)
+                    entry["ratio"].append(median(busy) / median(idle))
+            print(f"round trips: repetition {rep + 1} of {args.repeat} done", file=sys.stderr)
+    return results
+
+
+def measure_cancel(args: argparse.Namespace) -> dict[str, Any]:
+    latencies = []
+    with kernel_session() as kernel:
+        kernel.run("%load_ext research_nb")
+        kernel.run(PACED_ENGINE)
+        for _ in range(args.cancels):
+            shown = kernel.run(f"run = research_nb.research({QUESTIONS[0]!r}, engine='paced')\nrun")
+            widget = kernel.research_widget_id(shown)
+            kernel.run("await searching(run)")
+            began = time.perf_counter()
+            kernel.send_to_widget(widget, {"type": "cancel"})
+            kernel.wait_for_widget(widget, status="cancelled")
+            latencies.append((time.perf_counter() - began) * 1000)
+            kernel.run("await run")
+    return {"samples": len(latencies), "median_ms": median(latencies), "p95_ms": p95(latencies)}
+
+
+def measure_widget_rate(args: argparse.Namespace) -> dict[str, Any]:
+    with kernel_session() as kernel:
+        kernel.run("%load_ext research_nb")
+        kernel.run(PACED_ENGINE + "\npaced.step, paced.chatter = 0.005, 20")
+        shown = kernel.run(f"run = research_nb.research({QUESTIONS[0]!r}, engine='paced')\nrun")
+        widget = kernel.research_widget_id(shown)
+        kernel.run("await searching(run)")
+        first_event = kernel.eval("workflow.events.history(run.request_id)[-1].seq")
+        seen_before = len(kernel.widget_updates)
+        began = time.perf_counter()
+        while time.perf_counter() - began < args.chatty_seconds:
+            kernel._read(60)  # follow the widget's updates as a browser would
+        elapsed = time.perf_counter() - began
+        events = kernel.eval("workflow.events.history(run.request_id)[-1].seq") - first_event
+        kernel.run("run.cancel()\nawait run")
+        updates = [m for m in kernel.widget_updates[seen_before:] if m["content"]["comm_id"] == widget]
+    sent = [m["header"]["date"].timestamp() for m in updates]  # when the kernel sent each one
+    per_second = Counter(int(t - sent[0]) for t in sent)
+    counted = [per_second.get(s, 0) for s in range(int(elapsed))]
+    return {
+        "seconds": elapsed,
+        "events_per_s": events / elapsed,
+        "messages_per_s": len(updates) / elapsed,
+        "max_messages_in_a_second": max(counted) if counted else 0,
+    }
+
+
+def measure_shutdown(args: argparse.Namespace) -> dict[str, Any]:
+    found: dict[str, list[float]] = {"0_runs_s": [], "5_runs_s": [], "hook_5_runs_s": []}
+    for _ in range(args.repeat):
+        for n in (0, 5):
+            with tempfile.TemporaryDirectory() as folder:
+                stderr = Path(folder) / "kernel-stderr.txt"
+                with kernel_session(stderr_path=stderr) as kernel:
+                    kernel.run("%load_ext research_nb")
+                    kernel.run(PACED_ENGINE + "\nload = []")
+                    start_paced(kernel, n)
+                    process = kernel.km.provisioner.process  # type: ignore[union-attr]
+                    began = time.perf_counter()
+                    kernel.km.shutdown_kernel(now=False)
+                    found[f"{n}_runs_s"].append(time.perf_counter() - began)
+                    assert process.returncode == 0, "the kernel did not exit by itself"
+                    if n:
+                        hook = re.search(r"stopped (\d+) run\(s\) in ([\d.]+) s", stderr.read_text())
+                        assert hook is not None and hook.group(1) == str(n), stderr.read_text()
+                        found["hook_5_runs_s"].append(float(hook.group(2)))
+    return {key: median(values) for key, values in found.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions of the round-trip and shutdown series")
+    parser.add_argument("--samples", type=int, default=50, help="round trips per load level and repetition")
+    parser.add_argument("--cancels", type=int, default=40, help="runs cancelled through the widget")
+    parser.add_argument("--chatty-seconds", type=float, default=5.0, help="length of the widget-rate run")
+    parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    args = parser.parse_args()
+    if args.quick:
+        args.repeat, args.samples, args.cancels, args.chatty_seconds = 1, 10, 5, 2.0
+
+    trips = measure_round_trips(args)
+    cancel = measure_cancel(args)
+    rate = measure_widget_rate(args)
+    shutdown = measure_shutdown(args)
+
+    rows: list[list[object]] = []
+    for load, label in (("paced", "I/O-bound runs with widgets"), ("offline", "offline engine runs, back to back")):
+        for n in (1, 5):
+            entry = trips[f"{load}_{n}"]
+            ratio = median(entry["ratio"])
+            rows.append(
+                [
+                    f"Execute round trip, {n} {label}",
+                    f"median {median(entry['median_ms']):.2f} ms, p95 {median(entry['p95_ms']):.2f} ms",
+                    f"idle: median {median(entry['idle_ms']):.2f} ms ({ratio:.2f}x)",
+                    "yes" if ratio <= 1.2 else "NO",
+                ]
+            )
+    rows.append(
+        [
+            f"Cancel: widget comm message -> 'cancelled' update (n={cancel['samples']})",
+            f"median {cancel['median_ms']:.1f} ms, p95 {cancel['p95_ms']:.1f} ms",
+            "",
+            "yes" if cancel["p95_ms"] < 50 else "NO",
+        ]
+    )
+    rows.append(
+        [
+            f"Widget messages during a run emitting {rate['events_per_s']:,.0f} events/s",
+            f"{rate['messages_per_s']:.1f}/s on average, at most {rate['max_messages_in_a_second']} in a second",
+            "JupyterLab drops output above ~1000/s",
+            "yes" if rate["max_messages_in_a_second"] < 100 else "NO",
+        ]
+    )
+    rows.append(
+        [
+            "Shutdown request -> kernel exited, 5 runs in flight",
+            f"median {shutdown['5_runs_s']:.2f} s (hook: {shutdown['hook_5_runs_s'] * 1000:.1f} ms)",
+            f"no run: median {shutdown['0_runs_s']:.2f} s",
+            "yes" if shutdown["5_runs_s"] < 2 else "NO",
+        ]
+    )
+    print_table(["Measure", "Result", "Baseline (same run)", "Target met"], rows)
+    write_results(
+        "kernel",
+        {
+            "python": platform.python_version(),
+            "args": vars(args),
+            "round_trips": trips,
+            "cancel": cancel,
+            "widget_rate": rate,
+            "shutdown": shutdown,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
