@@ -140,7 +140,11 @@ class ScriptedLLM:
             if isinstance(prompt, list):
                 prompt = "".join(part.get("text", "") for part in prompt)
             args = await self._answer(stage_of(tool["parameters"]), prompt)
-            call = {"id": f"call_{len(seen)}", "type": "function", "function": {"name": tool["name"], "arguments": json.dumps(args)}}
+            call = {
+                "id": f"call_{len(seen)}",
+                "type": "function",
+                "function": {"name": tool["name"], "arguments": json.dumps(args)},
+            }
             return httpx2.Response(
                 200,
                 json={
@@ -149,9 +153,17 @@ class ScriptedLLM:
                     "created": 1764300000,
                     "model": "gpt-4o-mini-2024-07-18",
                     "choices": [
-                        {"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": None, "tool_calls": [call]}}
+                        {
+                            "index": 0,
+                            "finish_reason": "tool_calls",
+                            "message": {"role": "assistant", "content": None, "tool_calls": [call]},
+                        }
                     ],
-                    "usage": {"prompt_tokens": len(prompt.split()) + 40, "completion_tokens": 60, "total_tokens": len(prompt.split()) + 100},
+                    "usage": {
+                        "prompt_tokens": len(prompt.split()) + 40,
+                        "completion_tokens": 60,
+                        "total_tokens": len(prompt.split()) + 100,
+                    },
                 },
             )
 

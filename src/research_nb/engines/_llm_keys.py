@@ -60,7 +60,7 @@ class KeyRing:
         if key is None:
             variables = " or ".join(SERVICE_KEYS[service][1])
             raise ConfigurationError(
-                f"the model {model} needs a {service} key: set {variables} in the environment or a .env file, "
+                f"{model} needs an API key ({service}): set {variables} in the environment or a .env file, "
                 "or name the variable that holds it with api_key_env (never paste a key into a notebook)"
             )
         return key

@@ -140,14 +140,8 @@ def resolve_model(
     no key, an unknown model, or a remote model in local-only mode."""
     if ":" not in spec:
         raise ConfigurationError(f"model {spec!r} is not a pydantic-ai model string such as 'openai:gpt-4o-mini'")
-    provider_name = spec.split(":", 1)[0]
     if local_only:
-        endpoint = base_url or (_OLLAMA_DEFAULT if provider_name == "ollama" else None)
-        if endpoint is None or not is_local_host(urlsplit(endpoint).hostname or ""):
-            raise ConfigurationError(
-                f"local_only: the model {spec} would send the research to another machine; use a model server on "
-                f"this machine (e.g. model='ollama:llama3.2' or base_url='http://localhost:11434/v1')"
-            )
+        check_local_model(spec, base_url)
 
     def provider(name: str) -> Provider[Any]:
         return _provider(name, spec, keys=keys, base_url=base_url, api_key_env=api_key_env, http_client=http_client)
@@ -158,6 +152,16 @@ def resolve_model(
         raise
     except Exception as exc:  # pydantic-ai's UserError for an unknown provider or model, a missing SDK
         raise ConfigurationError(f"cannot use the model {spec}: {keys.redact(str(exc))}") from None
+
+
+def check_local_model(spec: str, base_url: str | None) -> None:
+    """Raise `ConfigurationError` unless the model `spec` is served on this machine (local-only mode)."""
+    endpoint = base_url or (_OLLAMA_DEFAULT if spec.startswith("ollama:") else None)
+    if endpoint is None or not is_local_host(urlsplit(endpoint).hostname or ""):
+        raise ConfigurationError(
+            f"local_only: the model {spec} would send the research to another machine; use a model server on "
+            f"this machine (e.g. model='ollama:llama3.2' or base_url='http://localhost:11434/v1')"
+        )
 
 
 def _provider(

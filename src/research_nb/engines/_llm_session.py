@@ -257,7 +257,7 @@ class Session:
             except (CassetteMissError, asyncio.CancelledError):
                 raise
             except Exception as exc:
-                message = self.keys.redact(f"{searcher.name} search failed for {query!r}: {exc}")
+                message = self.keys.redact(f"{searcher.name} search for {query!r} failed: {exc}")
                 if searcher.name in self.memory.warned:
                     self.ctx.log(message)
                 else:

@@ -31,6 +31,29 @@ SUPPORT_THRESHOLD = 0.6
 MIN_QUOTE_WORDS = 3
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# Number words are numbers too ("seven high tides" is not "two high tides"); "one" is left out, being a pronoun too.
+_NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        "_ _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+    if value >= 2
+} | {
+    "thirty": "30",
+    "forty": "40",
+    "fifty": "50",
+    "sixty": "60",
+    "seventy": "70",
+    "eighty": "80",
+    "ninety": "90",
+    "hundred": "100",
+    "thousand": "1000",
+    "million": "1000000",
+    "billion": "1000000000",
+    "dozen": "12",
+}
+_NUMBER_WORD = re.compile(r"(?i)\b(" + "|".join(_NUMBER_WORDS) + r")\b")
 _LINK = re.compile(r"(?i)\b(?:https?://|www\.)\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|gov|edu)\b")
 _CHAR_MAP = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "‑": "-", "\u00a0": " "})
 
@@ -101,8 +124,9 @@ def _unsupported(claim: str, quote: str, title: str) -> str | None:
 
 
 def _numbers(text: str) -> list[str]:
-    """Numbers as written, without thousands separators ("91,100" and "91100" are the same number)."""
-    found = []
+    """Numbers as written, without thousands separators ("91,100" and "91100" are the same number), number words
+    as digits."""
+    found = [_NUMBER_WORDS[w.lower()] for w in _NUMBER_WORD.findall(text)]
     for match in _NUMBER.findall(text):
         parts = match.replace(",", ".").split(".")
         if len(parts) > 1 and all(len(p) == 3 for p in parts[1:]):

@@ -38,6 +38,7 @@ from research_nb.engines._llm_agents import (
     report_prompt,
     select_prompt,
 )
+from research_nb.engines._llm_models import check_local_model
 from research_nb.engines._llm_render import (
     DOCUMENTS,
     SEARCHED,
@@ -103,7 +104,9 @@ class LLMEngine:
 
     def check_options(self, options: ResearchOptions) -> None:
         check_cassette_paths(options.record_to, options.replay_from)
-        model_spec(options, self._config)
+        spec = model_spec(options, self._config)
+        if options.local_only and self._config.model is None and not options.replay_from:
+            check_local_model(spec, options.base_url)
         web = [] if options.local_only else ["wikipedia"] if options.web is None else options.web
         Corpus.check(options.sources, corpus_builtins(options, web))
 

@@ -59,9 +59,9 @@ class _Provider:
         try:
             return await retrying(attempt, self._retry, classify_http, lambda m: self._notify(f"{self.name}: {m}"))
         except HTTPStatusFailure as exc:
-            raise WebSearchError(f"{self.name} search failed: {exc}{_status_hint(self.name, exc.status)}") from None
+            raise WebSearchError(f"{exc}{_status_hint(self.name, exc.status)}") from None
         except httpx2.HTTPError as exc:
-            raise WebSearchError(f"{self.name} search failed: {type(exc).__name__}: {exc}") from None
+            raise WebSearchError(f"{self.name} could not be reached: {type(exc).__name__}: {exc}") from None
 
 
 class WikipediaSearch(_Provider):
