@@ -60,6 +60,7 @@ def test_the_factbook_is_cached_after_first_use(factbook: Corpus, factbook_cache
     again = Reopened.open(builtins=("factbook",), cache_dir=factbook_cache)
     assert again.stats.files_read == ()
     assert again.stats.inputs_from_cache == 1
+    assert again.stats.index_from_cache and not factbook.stats.index_from_cache
     assert again.search_sync("Norway unemployment rate", 3) == factbook.search_sync("Norway unemployment rate", 3)
 
 

@@ -5,6 +5,7 @@ Layout under the cache directory (default `$RESEARCH_NB_CACHE_DIR` or `~/.cache/
     corpus-v<FORMAT_VERSION>/manifest.json          {absolute path: [size, mtime_ns, sha256]}
     corpus-v<FORMAT_VERSION>/segments/<key>.json    documents and passages of one input
     corpus-v<FORMAT_VERSION>/segments/<key>.npz     their analysed terms
+    corpus-v<FORMAT_VERSION>/indexes/<key>.npz      the index built from a given list of segments
 
 A file whose size and mtime match the manifest keeps its recorded hash; any other file is hashed, and only a
 hash with no segment yet is read and analysed. A cache that cannot be written costs speed, never correctness.
@@ -17,11 +18,12 @@ import json
 import os
 from pathlib import Path
 
+from research_nb.sources._index import LexicalIndex
 from research_nb.sources._inputs import InputFile
 from research_nb.sources._segment import Segment
 
 #: Bump when loaders, the analyser or the segment format change: old entries are then simply not found.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def default_cache_dir() -> Path:
@@ -64,6 +66,15 @@ class SegmentCache:
     def put(self, key: str, segment: Segment) -> None:
         try:
             segment.save(self.root / "segments" / key)
+        except OSError as exc:
+            self.write_error = f"cannot write the corpus cache in {self.root}: {exc.strerror or exc}"
+
+    def get_index(self, key: str) -> LexicalIndex | None:
+        return LexicalIndex.load(self.root / "indexes" / f"{key}.npz")
+
+    def put_index(self, key: str, index: LexicalIndex) -> None:
+        try:
+            index.save(self.root / "indexes" / f"{key}.npz")
         except OSError as exc:
             self.write_error = f"cannot write the corpus cache in {self.root}: {exc.strerror or exc}"
 

@@ -19,7 +19,10 @@ lengths are corpus-wide, while the expensive analysis is cached per input.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -38,9 +41,18 @@ class BM25FParams:
 
 
 class LexicalIndex:
-    """Term-weight matrix over passages, stored by term (CSC); `scores(term_ids)` gives every passage's score."""
+    """Term-weight matrix over passages, stored by term (CSC); `scores(terms)` gives every passage's score."""
 
-    def __init__(self, indptr: IntArray, rows: npt.NDArray[np.int32], weights: WeightArray, num_passages: int) -> None:
+    def __init__(
+        self,
+        terms: list[str],
+        indptr: IntArray,
+        rows: npt.NDArray[np.int32],
+        weights: WeightArray,
+        num_passages: int,
+    ) -> None:
+        self.terms = terms
+        self._term_ids = {term: i for i, term in enumerate(terms)}
         self._indptr = indptr  # term t's postings are rows/weights[indptr[t]:indptr[t + 1]]
         self._rows = rows
         self._weights = weights
@@ -49,13 +61,14 @@ class LexicalIndex:
     @classmethod
     def build(
         cls,
-        num_terms: int,
+        terms: list[str],
         body_ids: IntArray,
         body_offsets: IntArray,
         title_ids: IntArray,
         title_offsets: IntArray,
         params: BM25FParams = BM25FParams(),
     ) -> LexicalIndex:
+        num_terms = len(terms)
         num_passages = len(body_offsets) - 1
         n = max(num_passages, 1)
         body_lengths, title_lengths = np.diff(body_offsets), np.diff(title_offsets)
@@ -69,28 +82,54 @@ class LexicalIndex:
         pseudo_tf = np.zeros(len(pairs))
         pseudo_tf[np.searchsorted(pairs, body_keys)] = body_part
         pseudo_tf[np.searchsorted(pairs, title_keys)] += title_part
-        terms = pairs // n
-        document_frequency = np.bincount(terms, minlength=num_terms)
+        term_of_pair = pairs // n
+        document_frequency = np.bincount(term_of_pair, minlength=num_terms)
         idf = np.log1p((num_passages - document_frequency + 0.5) / (document_frequency + 0.5))
-        weights = (pseudo_tf / (params.k1 + pseudo_tf) * idf[terms]).astype(np.float32)
+        weights = (pseudo_tf / (params.k1 + pseudo_tf) * idf[term_of_pair]).astype(np.float32)
         indptr = np.zeros(num_terms + 1, dtype=np.int64)
         np.cumsum(document_frequency, out=indptr[1:])
         rows = (pairs % n).astype(np.int32)
-        return cls(indptr, rows, weights, num_passages)
+        return cls(terms, indptr, rows, weights, num_passages)
 
-    def scores(self, term_ids: list[int]) -> FloatArray:
-        """BM25F score of every passage for a query given as term ids.
+    def scores(self, terms: Iterable[str]) -> FloatArray:
+        """BM25F score of every passage for a query given as analysed terms (unknown terms score nothing).
 
         Each distinct term counts once: a word repeated in a question is not twice as important (on SciFact,
         counting repeats costs 0.005 nDCG@10).
         """
-        unique = list(dict.fromkeys(term_ids))
+        unique = [self._term_ids[t] for t in dict.fromkeys(terms) if t in self._term_ids]
         if not unique:
             return np.zeros(self.num_passages)
         postings = [slice(self._indptr[t], self._indptr[t + 1]) for t in unique]
         rows = np.concatenate([self._rows[p] for p in postings])
         weights = np.concatenate([self._weights[p] for p in postings])
         return np.asarray(np.bincount(rows, weights=weights, minlength=self.num_passages), dtype=np.float64)
+
+    # -- storage: a built index is cached next to the segments, keyed by them ---------------------------------
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+        np.savez(
+            tmp,
+            terms=np.asarray("\n".join(self.terms)),  # terms are word characters only: never a newline
+            indptr=self._indptr,
+            rows=self._rows,
+            weights=self._weights,
+            num_passages=np.asarray(self.num_passages),
+        )
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> LexicalIndex | None:
+        """The saved index, or None if it is missing or unreadable (then it is simply built again)."""
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                joined = str(arrays["terms"])
+                terms = joined.split("\n") if joined else []
+                return cls(terms, arrays["indptr"], arrays["rows"], arrays["weights"], int(arrays["num_passages"]))
+        except (OSError, ValueError, KeyError):
+            return None
 
 
 def _counts(keys: IntArray) -> tuple[IntArray, FloatArray]:

@@ -47,6 +47,7 @@ class BuildStats:
     inputs_from_cache: int
     files_ignored: int  # files in folders with a type the corpus does not read
     seconds: float
+    index_from_cache: bool = False  # the index itself was loaded, not built
 
 
 class Corpus:
@@ -56,14 +57,13 @@ class Corpus:
     #: Ranking parameters; a subclass may change them (the benchmark's ablations do).
     index_params: ClassVar[BM25FParams] = BM25FParams()
 
-    def __init__(self, segments: Sequence[Segment], warnings: Sequence[str] = ()) -> None:
+    def __init__(self, segments: Sequence[Segment], warnings: Sequence[str] = (), index: LexicalIndex | None = None):
+        """Assemble segments into a corpus; `index` is their index if it was built before (from the cache)."""
         self.stats = BuildStats((), len(segments), 0, 0.0)
         self.warnings: tuple[str, ...] = tuple(warnings)
         self._documents: list[Source] = []
         self._document_paths: list[str | None] = []
         columns: dict[str, list[str | int | None]] = {name: [] for name in Segment.COLUMNS}
-        vocabulary: dict[str, int] = {}
-        body_ids, body_lengths, title_ids, title_lengths = [], [], [], []
         for segment in segments:
             doc_base = len(self._documents)
             for doc in segment.documents:
@@ -82,13 +82,7 @@ class Corpus:
                     columns[name].extend(doc_base + int(d or 0) for d in segment.passages[name])
                 else:
                     columns[name].extend(segment.passages[name])
-            remap = np.asarray([vocabulary.setdefault(term, len(vocabulary)) for term in segment.vocabulary] or [0])
-            body_ids.append(remap[segment.body.ids])
-            body_lengths.append(np.diff(segment.body.offsets))
-            title_ids.append(remap[segment.title.ids])
-            title_lengths.append(np.diff(segment.title.offsets))
         self._columns = columns
-        self._vocabulary = vocabulary
         self._passage_ids = [
             f"{self._documents[int(d or 0)].id}#{n}" for d, n in zip(columns["doc"], columns["n"], strict=True)
         ]
@@ -102,14 +96,7 @@ class Corpus:
         self._id_rank[np.argsort(np.asarray(self._passage_ids, dtype=object), kind="stable")] = np.arange(
             len(self._passage_ids)
         )
-        self._index = LexicalIndex.build(
-            len(vocabulary),
-            _concat(body_ids),
-            _offsets(body_lengths),
-            _concat(title_ids),
-            _offsets(title_lengths),
-            self.index_params,
-        )
+        self._index = index or _build_index(segments, self.index_params)
 
     # -- opening ------------------------------------------------------------------------------------------------
 
@@ -175,8 +162,7 @@ class Corpus:
 
         Ties are broken by passage id, so the order is the same in every run and process.
         """
-        term_ids = [self._vocabulary[t] for t in analyze(query) if t in self._vocabulary]
-        scores = self._index.scores(term_ids)
+        scores = self._index.scores(analyze(query))
         candidates = np.flatnonzero(scores > 0)
         if k <= 0 or not len(candidates):
             return []
@@ -261,6 +247,7 @@ class _Builder:
         self.progress = progress
         self.warn = warn
         self.read: list[str] = []
+        self.keys: list[str] = []  # segment keys, in corpus order: together they key the index
         self.from_cache = 0
         self.warnings: list[str] = []
 
@@ -272,12 +259,18 @@ class _Builder:
         for number, file in enumerate(resolved.files, start=1):
             segments.append(self._file(file, number, len(resolved.files)))
         self.cache.save_manifest()
-        if self.cache.write_error:
-            self._warn(self.cache.write_error)
         if not any(segment.num_passages for segment in segments):
+            self._cache_warning()
             raise SourceError("Nothing to search: " + ("; ".join(self.warnings) or "no inputs and no built-in corpus"))
-        corpus = self.corpus_class(segments, self.warnings)
-        corpus.stats = BuildStats(tuple(self.read), self.from_cache, resolved.ignored, time.perf_counter() - started)
+        index_key = segment_key("index", repr(self.corpus_class.index_params), *self.keys)
+        index = self.cache.get_index(index_key)
+        corpus = self.corpus_class(segments, self.warnings, index)
+        if index is None:
+            self.cache.put_index(index_key, corpus._index)
+        self._cache_warning()
+        corpus.warnings = tuple(self.warnings)
+        seconds = time.perf_counter() - started
+        corpus.stats = BuildStats(tuple(self.read), self.from_cache, resolved.ignored, seconds, index is not None)
         ignored = f", {resolved.ignored} file(s) of other types ignored" if resolved.ignored else ""
         self.progress(
             f"corpus ready: {corpus.describe()} ({len(self.read)} input(s) read, {self.from_cache} from cache"
@@ -288,6 +281,7 @@ class _Builder:
     def _builtin(self, name: str) -> Segment:
         builtin = get_builtin(name)
         key = segment_key("builtin", name, builtin.version())
+        self.keys.append(key)
         segment = self.cache.get(key)
         if segment is not None:
             self.from_cache += 1
@@ -305,6 +299,7 @@ class _Builder:
         except OSError as exc:
             return self._failed(file, f"unreadable ({exc.strerror or exc})")
         key = segment_key("file", file.doc_id, file.display, str(self.notebook_outputs), content_hash)
+        self.keys.append(key)
         segment = self.cache.get(key)
         if segment is not None:
             self.from_cache += 1
@@ -336,6 +331,10 @@ class _Builder:
         self._warn(segment.warnings[0])
         return segment
 
+    def _cache_warning(self) -> None:
+        if self.cache.write_error:
+            self._warn(self.cache.write_error)
+
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
         self.warn(message)
@@ -355,6 +354,26 @@ def _int(value: str | int | None) -> int | None:
 
 def _str(value: str | int | None) -> str | None:
     return None if value is None else str(value)
+
+
+def _build_index(segments: Sequence[Segment], params: BM25FParams) -> LexicalIndex:
+    """One index over all segments: their term ids are renumbered into one vocabulary."""
+    vocabulary: dict[str, int] = {}
+    body_ids, body_lengths, title_ids, title_lengths = [], [], [], []
+    for segment in segments:
+        remap = np.asarray([vocabulary.setdefault(term, len(vocabulary)) for term in segment.vocabulary] or [0])
+        body_ids.append(remap[segment.body.ids])
+        body_lengths.append(np.diff(segment.body.offsets))
+        title_ids.append(remap[segment.title.ids])
+        title_lengths.append(np.diff(segment.title.offsets))
+    return LexicalIndex.build(
+        list(vocabulary),
+        _concat(body_ids),
+        _offsets(body_lengths),
+        _concat(title_ids),
+        _offsets(title_lengths),
+        params,
+    )
 
 
 def _concat(arrays: list[np.ndarray]) -> np.ndarray:
