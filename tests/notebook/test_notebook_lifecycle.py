@@ -80,12 +80,15 @@ def test_unloading_removes_the_magic_the_config_section_and_the_hook(kernel: Ker
 def test_loaded_at_kernel_start_the_extension_works_from_the_first_cell(tmp_path: Path) -> None:
     profile = tmp_path / "ipython" / "profile_default"
     profile.mkdir(parents=True)
-    (profile / "ipython_kernel_config.py").write_text('c.InteractiveShellApp.extensions = ["research_nb"]\n')
+    (profile / "ipython_kernel_config.py").write_text(
+        'c.InteractiveShellApp.extensions = ["research_nb"]\nc.ResearchMagics.max_results = 4\n'
+    )
     stderr = tmp_path / "kernel-stderr.txt"
     with kernel_session(env={"IPYTHONDIR": str(tmp_path / "ipython")}, stderr_path=stderr) as kernel:
         kernel.run(MEMORY_ENGINE_SETUP)
         shown = kernel.run(f'run = %research --engine memory "{QUESTION}"\nrun')
         kernel.research_widget_id(shown)
+        assert kernel.eval("run.state.options.max_search_results") == 4  # the config file's default
         kernel.run("await gate.reached(1)")
         process = kernel.km.provisioner.process  # type: ignore[union-attr]
         run_id = kernel.eval("run.request_id")
