@@ -124,6 +124,8 @@ def test_citations_link_to_anchors_on_the_sources_list() -> None:
     assert f"| GDP | $1 [[2](#{p}-2)] |" in linked
     assert f'1. <a id="{p}-1"></a>Norway — Economy\n2. <a id="{p}-2"></a>Sweden — Economy' in linked
     assert linked_markdown(report(markdown)) == linked  # the same report links the same way (nbval sees no change)
+    under_widget = linked_markdown(report(markdown), place="w")
+    assert f'<a id="rnb-w{p.removeprefix("rnb-")}-1">' in under_widget  # another copy, its own ids
 
 
 def test_escaped_brackets_unknown_numbers_and_existing_links_are_left_alone() -> None:

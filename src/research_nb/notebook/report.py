@@ -2,7 +2,8 @@
 
 Engines write plain Markdown (citations `[1]`, a numbered list under `## Sources`); the links are added here, at
 display time, so saved reports and the HTTP API keep the engine's text as it is. Anchor ids are derived from the
-report's content, so re-running a notebook gives the same output and two reports in one notebook do not collide.
+report's content, so re-running a notebook gives the same output and two reports in one notebook do not collide;
+the copy under the widget and the one in a cell of its own get different ids (`place`), so each links to itself.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ _CITATION = re.compile(r"(?<!\\)\[(\d+(?:\s*,\s*\d+)*)\](?![(\[])")
 _SOURCE_ITEM = re.compile(r"^(\d+)\.\s", re.MULTILINE)
 
 
-def linked_markdown(report: ResearchReport) -> str:
+def linked_markdown(report: ResearchReport, place: str = "") -> str:
     """The report's Markdown with citations linked to anchors on its Sources list (unchanged if it has none)."""
     markdown = report.markdown
     heading = _SOURCES_HEADING.search(markdown)
@@ -30,7 +31,7 @@ def linked_markdown(report: ResearchReport) -> str:
     body, sources = markdown[: heading.start()], markdown[heading.start() :]
     after = _NEXT_HEADING.search(sources, heading.end() - heading.start())
     listing, rest = (sources[: after.start()], sources[after.start() :]) if after else (sources, "")
-    prefix = "rnb-" + hashlib.sha1(markdown.encode()).hexdigest()[:8]
+    prefix = f"rnb-{place}{hashlib.sha1(markdown.encode()).hexdigest()[:8]}"
     numbers = {int(m.group(1)) for m in _SOURCE_ITEM.finditer(listing)}
 
     def link(match: re.Match[str]) -> str:
@@ -45,6 +46,7 @@ def linked_markdown(report: ResearchReport) -> str:
     return _CITATION.sub(link, body) + _SOURCE_ITEM.sub(anchor, listing) + rest
 
 
-def report_display(report: ResearchReport) -> Markdown:
-    """An IPython display object for the report (rendered as Markdown by Jupyter)."""
-    return Markdown(linked_markdown(report))  # type: ignore[no-untyped-call]
+def report_display(report: ResearchReport, place: str = "") -> Markdown:
+    """An IPython display object for the report (rendered as Markdown by Jupyter); `place` tells apart the ids
+    of copies of one report shown in different places."""
+    return Markdown(linked_markdown(report, place))  # type: ignore[no-untyped-call]

@@ -226,7 +226,7 @@ class _LiveDisplay:
         self.report_area.outputs = ()
         report = self.run.report
         if report is not None:
-            self.report_area.append_display_data(report_display(report))
+            self.report_area.append_display_data(report_display(report, place="w"))
 
     def _on_action(self, message: dict[str, Any]) -> None:
         """A request from the browser; a mistake is shown in the widget, never raised into the kernel."""
