@@ -57,14 +57,15 @@ def _json_after(prompt: str, marker: str) -> Any:
     return json.JSONDecoder().raw_decode(text.lstrip())[0]
 
 
-def first_sentence(text: str) -> str:
-    return _SENTENCE.split(text.strip(), maxsplit=1)[0]
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]{4,}", text.lower()) if w not in ("what", "does", "there", "research")}
 
 
 @dataclass
 class ScriptedLLM:
     sub_questions: list[tuple[str, list[str]]]
     claims_per_note: int = 2
+    relevant: bool = False  # quote each passage's sentence that shares most words with the question, not its first
     follow_ups: list[str] = field(default_factory=list)  # asked for once, by the first notes call
     extra_claims: list[dict[str, str]] = field(default_factory=list)  # added to the first notes call's claims
     report_claims: list[dict[str, str]] = field(default_factory=list)  # added to the report's summary
@@ -85,9 +86,12 @@ class ScriptedLLM:
             }
         if stage == "notes":
             passages = _json_after(prompt, "Passages (JSON):")
+            asked = _words(prompt.split("Passages (JSON):")[0])
             claims = []
             for passage in passages[: self.claims_per_note]:
-                sentence = first_sentence(passage["text"])
+                sentences = _SENTENCE.split(passage["text"].strip())
+                best = max(sentences, key=lambda s: len(_words(s) & asked)) if self.relevant else sentences[0]
+                sentence = best
                 claims.append({"text": sentence, "passage_id": passage["id"], "quote": sentence})
             first = self.calls.count("notes") == 1
             if first:
@@ -207,7 +211,8 @@ def web_handler(log: WebLog, *, tavily_key: str | None = None) -> Callable[[http
             payload = json.loads((FIXTURES / name).read_text()) if name else EMPTY_WIKIPEDIA
             return httpx2.Response(200, json=payload)
         if host == "export.arxiv.org":
-            body = (FIXTURES / "arxiv-tides.xml").read_bytes()
+            query = request.url.params["search_query"].lower()
+            body = (FIXTURES / ("arxiv-tides.xml" if "dissipation" in query else "arxiv-empty.xml")).read_bytes()
             return httpx2.Response(200, content=body, headers={"content-type": "application/atom+xml; charset=utf-8"})
         if host == "api.tavily.com":
             if request.headers.get("authorization") != f"Bearer {tavily_key}":
