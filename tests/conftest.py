@@ -44,9 +44,11 @@ async def manager() -> AsyncIterator[BackgroundTaskManager]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def private_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Runs are stored in a temporary data folder (kernels started by tests inherit it), never the user's."""
-    path = tmp_path_factory.mktemp("research-nb-data")
+def private_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Runs and corpus indexes go to temporary folders for the session (kernels and servers started by tests
+    inherit them), never to the user's data or cache folder."""
+    root = tmp_path_factory.mktemp("research-nb")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RESEARCH_NB_DATA_DIR", str(path))
-        yield path
+        patch.setenv("RESEARCH_NB_DATA_DIR", str(root / "data"))
+        patch.setenv("RESEARCH_NB_CACHE_DIR", str(root / "cache"))
+        yield root
