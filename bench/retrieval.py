@@ -198,18 +198,21 @@ def factbook_queries(corpus: Corpus) -> list[str]:
     return [f"{country} {field}" for country in countries for field in fields]
 
 
-def process_open_seconds(cache_dir: Path, repeat: int) -> float:
-    """Median wall time of a new Python process importing research_nb, opening the Factbook and searching once."""
+def process_open_seconds(cache_dir: Path, repeat: int) -> dict[str, float]:
+    """Medians over `repeat` new Python processes: importing the corpus module, then opening the Factbook and
+    searching it once (reported apart: on a busy machine the import varies most)."""
     code = (
-        "import time; t = time.perf_counter()\n"
+        "import json, time; t0 = time.perf_counter()\n"
         "from pathlib import Path\n"
         "from research_nb.sources.corpus import Corpus\n"
+        "t1 = time.perf_counter()\n"
         f"c = Corpus.open(cache_dir=Path({str(cache_dir)!r}))\n"
         "c.search_sync('Norway unemployment rate', 10)\n"
-        "print(time.perf_counter() - t)\n"
+        "t2 = time.perf_counter()\n"
+        "print(json.dumps({'import_s': t1 - t0, 'open_search_s': t2 - t1, 'total_s': t2 - t0}))\n"
     )
-    times = [float(subprocess.check_output([sys.executable, "-c", code], text=True)) for _ in range(repeat)]
-    return median(times)
+    runs = [json.loads(subprocess.check_output([sys.executable, "-c", code], text=True)) for _ in range(repeat)]
+    return {key: median([run[key] for run in runs]) for key in runs[0]}
 
 
 # -- the benchmark -----------------------------------------------------------------------------------------------
@@ -328,10 +331,11 @@ def print_speed(result: dict[str, Any]) -> None:
             for r in result["latency"]
         ],
     )
+    print("\nFactbook in a new process: import, then Corpus.open + 1 search (cold: empty cache; warm: median)")
     opened = result["factbook_process_open_search_s"]
-    print(
-        f"\nFactbook in a new process (import + Corpus.open + 1 search): cold {opened['cold']:.2f} s, "
-        f"warm {opened['warm']:.2f} s (median)"
+    print_table(
+        ["run", "import s", "open + search s", "total s"],
+        [[run, t["import_s"], t["open_search_s"], t["total_s"]] for run, t in opened.items()],
     )
 
 
