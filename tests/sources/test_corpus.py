@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -182,3 +183,31 @@ def test_lookups_by_id(notes: Path, tmp_path: Path) -> None:
     assert corpus.source("file:nope") is None
     assert corpus.num_documents == 4
     assert corpus.num_passages == sum(len(corpus.passages_of(d)) for d in corpus.titles())
+
+
+def test_a_file_of_an_unsupported_type_given_by_name_is_a_warning(notes: Path, tmp_path: Path) -> None:
+    table = tmp_path / "table.csv"
+    table.write_text("a,b\n1,2\n")
+    warnings: list[str] = []
+
+    corpus = Corpus.open([table, notes / "tides.md"], builtins=(), cache_dir=tmp_path / "c", on_warning=warnings.append)
+
+    assert warnings == ["skipped table.csv: unsupported file type '.csv'"]
+    assert corpus.num_documents == 1
+
+
+async def test_opening_the_same_new_corpus_in_two_threads_at_once(notes: Path, tmp_path: Path) -> None:
+    class First(Corpus):  # two classes: neither open can be served by the other from the in-process cache
+        pass
+
+    class Second(Corpus):
+        pass
+
+    first, second = await asyncio.gather(
+        asyncio.to_thread(First.open, [notes], builtins=(), cache_dir=tmp_path),
+        asyncio.to_thread(Second.open, [notes], builtins=(), cache_dir=tmp_path),
+    )
+
+    assert _ranking(first) == _ranking(second)
+    third = Corpus.open([notes], builtins=(), cache_dir=tmp_path)  # whatever was written is whole
+    assert third.stats.files_read == () and _ranking(third) == _ranking(first)

@@ -18,6 +18,7 @@ import json
 import os
 from pathlib import Path
 
+from research_nb.sources._atomic import atomic_write
 from research_nb.sources._index import LexicalIndex
 from research_nb.sources._inputs import InputFile
 from research_nb.sources._segment import Segment
@@ -82,10 +83,8 @@ class SegmentCache:
         if not self._manifest_changed or self._manifest is None:
             return
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            tmp = self._manifest_path.with_name(f"manifest.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self._manifest, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, self._manifest_path)
+            with atomic_write(self._manifest_path) as scratch:
+                scratch.write_text(json.dumps(self._manifest, sort_keys=True), encoding="utf-8")
             self._manifest_changed = False
         except OSError as exc:
             self.write_error = f"cannot write the corpus cache in {self.root}: {exc.strerror or exc}"

@@ -19,13 +19,14 @@ lengths are corpus-wide, while the expensive analysis is cached per input.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from research_nb.sources._atomic import atomic_write
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -108,17 +109,15 @@ class LexicalIndex:
     # -- storage: a built index is cached next to the segments, keyed by them ---------------------------------
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-        np.savez(
-            tmp,
-            terms=np.asarray("\n".join(self.terms)),  # terms are word characters only: never a newline
-            indptr=self._indptr,
-            rows=self._rows,
-            weights=self._weights,
-            num_passages=np.asarray(self.num_passages),
-        )
-        os.replace(tmp, path)
+        with atomic_write(path) as scratch, scratch.open("wb") as stream:
+            np.savez(
+                stream,
+                terms=np.asarray("\n".join(self.terms)),  # terms are word characters only: never a newline
+                indptr=self._indptr,
+                rows=self._rows,
+                weights=self._weights,
+                num_passages=np.asarray(self.num_passages),
+            )
 
     @classmethod
     def load(cls, path: Path) -> LexicalIndex | None:

@@ -9,13 +9,13 @@ thousands of passages must take milliseconds, not seconds.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from research_nb.sources._atomic import atomic_write
 from research_nb.sources._text import analyze_many
 
 IntArray = npt.NDArray[np.int64]
@@ -127,28 +127,23 @@ class Segment:
     # -- storage --------------------------------------------------------------------------------------------
 
     def save(self, prefix: Path) -> None:
-        """Write `<prefix>.json` and `<prefix>.npz` atomically (a crash never leaves half a segment)."""
-        prefix.parent.mkdir(parents=True, exist_ok=True)
+        """Write `<prefix>.npz` and `<prefix>.json`, each atomically (a segment missing either is not found)."""
+        with atomic_write(prefix.with_suffix(".npz")) as scratch, scratch.open("wb") as stream:
+            np.savez(
+                stream,
+                body_ids=self.body.ids,
+                body_offsets=self.body.offsets,
+                title_ids=self.title.ids,
+                title_offsets=self.title.offsets,
+            )
         meta = {
             "documents": self.documents,
             "passages": self.passages,
             "vocabulary": self.vocabulary,
             "warnings": self.warnings,
         }
-        json_path = prefix.with_suffix(".json")
-        tmp_json = json_path.with_name(f"{json_path.name}.{os.getpid()}.tmp")
-        with tmp_json.open("w", encoding="utf-8") as stream:  # streamed: no second copy of a large corpus
-            json.dump(meta, stream, ensure_ascii=False)
-        os.replace(tmp_json, json_path)
-        tmp = prefix.with_name(prefix.name + f".{os.getpid()}.tmp.npz")
-        np.savez(
-            tmp,
-            body_ids=self.body.ids,
-            body_offsets=self.body.offsets,
-            title_ids=self.title.ids,
-            title_offsets=self.title.offsets,
-        )
-        os.replace(tmp, prefix.with_suffix(".npz"))
+        with atomic_write(prefix.with_suffix(".json")) as scratch, scratch.open("w", encoding="utf-8") as stream:
+            json.dump(meta, stream, ensure_ascii=False)  # streamed: no second copy of a large corpus in memory
 
     @classmethod
     def load(cls, prefix: Path) -> Segment | None:
