@@ -211,3 +211,12 @@ async def test_opening_the_same_new_corpus_in_two_threads_at_once(notes: Path, t
     assert _ranking(first) == _ranking(second)
     third = Corpus.open([notes], builtins=(), cache_dir=tmp_path)  # whatever was written is whole
     assert third.stats.files_read == () and _ranking(third) == _ranking(first)
+
+
+def test_check_rejects_a_typo_without_reading_anything(notes: Path) -> None:
+    Corpus.check([notes, notes / "*.md"], builtins=("factbook",))
+
+    with pytest.raises(SourceError, match="No such file or folder"):
+        Corpus.check([notes / "missing.md"])
+    with pytest.raises(SourceError, match="Unknown built-in corpus"):
+        Corpus.check(builtins=("factbok",))

@@ -8,6 +8,7 @@ lives, so ids (and citations) survive moving a project around.
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,18 +95,8 @@ def _walk(folder: Path) -> tuple[list[Path], int]:
 
 def _glob_base(pattern: str) -> Path:
     """The folder a glob is relative to: its leading part without wildcards."""
-    parts = Path(pattern).parts
-    fixed = [p for p in _takewhile_fixed(parts)]
+    fixed = list(itertools.takewhile(lambda part: not _GLOB_CHARS & set(part), Path(pattern).parts))
     return Path(*fixed).resolve() if fixed else Path.cwd()
-
-
-def _takewhile_fixed(parts: tuple[str, ...]) -> list[str]:
-    fixed: list[str] = []
-    for part in parts:
-        if _GLOB_CHARS & set(part):
-            break
-        fixed.append(part)
-    return fixed
 
 
 def _display(file: Path, base: Path) -> str:

@@ -90,7 +90,7 @@ def load_text(path: Path, doc_id: str, display: str) -> list[LoadedDocument]:
 
 
 def load_html(path: Path, doc_id: str, display: str) -> list[LoadedDocument]:
-    from selectolax.lexbor import LexborHTMLParser
+    from selectolax.lexbor import LexborHTMLParser  # on first use: opening a corpus without HTML stays fast
 
     tree = LexborHTMLParser(_read_text(path))
     title_node = tree.css_first("title")

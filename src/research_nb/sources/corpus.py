@@ -57,7 +57,9 @@ class Corpus:
     #: Ranking parameters; a subclass may change them (the benchmark's ablations do).
     index_params: ClassVar[BM25FParams] = BM25FParams()
 
-    def __init__(self, segments: Sequence[Segment], warnings: Sequence[str] = (), index: LexicalIndex | None = None):
+    def __init__(
+        self, segments: Sequence[Segment], warnings: Sequence[str] = (), index: LexicalIndex | None = None
+    ) -> None:
         """Assemble segments into a corpus; `index` is their index if it was built before (from the cache)."""
         self.stats = BuildStats((), len(segments), 0, 0.0)
         self.warnings: tuple[str, ...] = tuple(warnings)
