@@ -121,7 +121,7 @@ def test_citations_link_to_anchors_on_the_sources_list() -> None:
     p = prefix.group(1)
     assert f"- Norway pumps oil [[1](#{p}-1)]" in linked
     assert f"[[2](#{p}-2), [1](#{p}-1)]" in linked
-    assert f"| GDP | $1 [[2](#{p}-2)] |" in linked
+    assert f"| GDP | \\$1 [[2](#{p}-2)] |" in linked  # escaped: Jupyter would render "$1 ... $2" as math
     assert f'1. <a id="{p}-1"></a>Norway — Economy\n2. <a id="{p}-2"></a>Sweden — Economy' in linked
     assert linked_markdown(report(markdown)) == linked  # the same report links the same way (nbval sees no change)
     under_widget = linked_markdown(report(markdown), place="w")

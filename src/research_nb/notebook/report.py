@@ -20,18 +20,21 @@ _NEXT_HEADING = re.compile(r"^#{1,2}\s", re.MULTILINE)
 # `[3]` or `[3, 5]`, not escaped (`\[3\]` is text from a source) and not already a link (`[3](...)`)
 _CITATION = re.compile(r"(?<!\\)\[(\d+(?:\s*,\s*\d+)*)\](?![(\[])")
 _SOURCE_ITEM = re.compile(r"^(\d+)\.\s", re.MULTILINE)
+# Jupyter renders text between two `$` as LaTeX: "$507 billion [3] | $668 billion" would become one broken formula
+_DOLLAR = re.compile(r"(?<!\\)\$")
 
 
 def linked_markdown(report: ResearchReport, place: str = "") -> str:
-    """The report's Markdown with citations linked to anchors on its Sources list (unchanged if it has none)."""
-    markdown = report.markdown
+    """The report's Markdown with citations linked to anchors on its Sources list, and dollar signs escaped so
+    that Jupyter shows amounts of money as text, not as math."""
+    markdown = _DOLLAR.sub(r"\\$", report.markdown)
     heading = _SOURCES_HEADING.search(markdown)
     if heading is None:
         return markdown
     body, sources = markdown[: heading.start()], markdown[heading.start() :]
     after = _NEXT_HEADING.search(sources, heading.end() - heading.start())
     listing, rest = (sources[: after.start()], sources[after.start() :]) if after else (sources, "")
-    prefix = f"rnb-{place}{hashlib.sha1(markdown.encode()).hexdigest()[:8]}"
+    prefix = f"rnb-{place}{hashlib.sha1(report.markdown.encode()).hexdigest()[:8]}"
     numbers = {int(m.group(1)) for m in _SOURCE_ITEM.finditer(listing)}
 
     def link(match: re.Match[str]) -> str:
