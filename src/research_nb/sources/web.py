@@ -170,6 +170,9 @@ class TavilySearch(_Provider):
         except (httpx2.HTTPError, RunFailure) as exc:
             self._notify(f"tavily: could not read {url} ({exc}); using its excerpt")
             return []
+        except ImportError:
+            self._notify("tavily: pages are read with trafilatura: pip install 'research-nb[web]'; using excerpts")
+            return []
         return text_passages(url_document_id("web", url), title or url, text, url) if text else []
 
 
