@@ -17,6 +17,19 @@ from playwright.sync_api import Locator, Page, expect
 EXECUTED_PROMPT = re.compile(r"^\[\d+\]:$")
 KERNEL_START_TIMEOUT_MS = 60_000
 
+# A cell that loads the extension and registers the in-memory test engine (tests/engines_for_tests.py, on the
+# kernel's PYTHONPATH) as "memory", held inside its search stage until `gate.open()`: a research that lasts as
+# long as the test needs, stopped where it has already gathered something.
+HELD_MEMORY_ENGINE = """\
+%load_ext research_nb
+from engines_for_tests import MemoryEngine
+from research_nb import workflow
+from research_nb.models.research import ResearchStage
+engine = MemoryEngine()
+gate = engine.hold(ResearchStage.RESEARCH_EXECUTION)
+workflow.engines.register("memory", lambda: engine)
+"""
+
 
 def make_notebook(*cells: str) -> dict[str, Any]:
     """A notebook of code cells for the Python 3 kernel (JupyterLab starts it without asking)."""

@@ -66,6 +66,7 @@ def test_quickstart_widget_advances_to_a_report_whose_citations_lead_to_its_sour
 
     under_widget = nb.report_under_widget(RESEARCH)
     expect(under_widget.get_by_role("heading", level=1)).to_have_accessible_name(QUESTION)
+    check_side_by_side_table(under_widget)
     follow_a_citation(under_widget, nth=1)
 
     nb.run(AWAIT)
@@ -73,7 +74,20 @@ def test_quickstart_widget_advances_to_a_report_whose_citations_lead_to_its_sour
     nb.run(SHOW_REPORT)
     own_cell = nb.output(SHOW_REPORT).locator(".jp-RenderedMarkdown")
     expect(own_cell.get_by_role("heading", level=1)).to_have_accessible_name(QUESTION)
+    check_side_by_side_table(own_cell)
     follow_a_citation(own_cell, nth=2)
+
+
+def check_side_by_side_table(report: Locator) -> None:
+    """The comparison table renders cell by cell: amounts of money stay text with their cited links (two `$` on
+    one line once became a single LaTeX formula spanning both countries' cells)."""
+    table = report.locator("table").first
+    expect(table.locator("thead th")).to_have_text(["", "Norway", "Sweden"])
+    per_capita = table.locator("tbody tr").filter(has_text="Real GDP per capita")
+    amount = re.compile(r"^\$\d[\d,.]* .*\[\d+\]$")
+    expect(per_capita.locator("td")).to_have_text(["Real GDP per capita", amount, amount])
+    expect(per_capita.locator('td a[href^="#"]')).to_have_count(2)
+    expect(report.locator("mjx-container, .MathJax")).to_have_count(0)
 
 
 def follow_a_citation(report: Locator, *, nth: int) -> None:
