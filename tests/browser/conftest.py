@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from lab_page import Notebook
+from lab_page import BrowserLog, Notebook
 from lab_server import JupyterLab
-from playwright.sync_api import BrowserContext, ConsoleMessage, Error, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -35,29 +34,6 @@ CHROMIUM_FLAGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 RECORDER = Path(__file__).with_name("recorder.js")
 TIMEOUT_MS = 30_000
-
-
-@dataclass
-class BrowserLog:
-    """What the page said while a test ran: console messages, uncaught errors, requests that failed."""
-
-    lines: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # console errors and uncaught page errors
-    requests: list[str] = field(default_factory=list)  # every URL the page asked for
-
-    def console(self, message: ConsoleMessage) -> None:
-        location = message.location
-        where = f" ({location['url']}:{location['lineNumber']})" if location.get("url") else ""
-        self.lines.append(f"[{message.type}] {message.text}{where}")
-        if message.type == "error":
-            self.errors.append(message.text)
-
-    def page_error(self, error: Error) -> None:
-        self.lines.append(f"[pageerror] {error.message}")
-        self.errors.append(error.message)
-
-    def text(self) -> str:
-        return "\n".join(self.lines) or "(nothing)"
 
 
 _browser_log = pytest.StashKey[BrowserLog]()

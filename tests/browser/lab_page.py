@@ -8,11 +8,12 @@ The research widget's stable hooks (`data-testid="rnb-*"`, `data-status`, `data-
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import nbformat
 from lab_server import JupyterLab
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import ConsoleMessage, Error, Locator, Page, expect
 
 EXECUTED_PROMPT = re.compile(r"^\[\d+\]:$")
 KERNEL_START_TIMEOUT_MS = 60_000
@@ -29,6 +30,29 @@ engine = MemoryEngine()
 gate = engine.hold(ResearchStage.RESEARCH_EXECUTION)
 workflow.engines.register("memory", lambda: engine)
 """
+
+
+@dataclass
+class BrowserLog:
+    """What the page did while a test ran: console messages, uncaught errors, the URLs it requested."""
+
+    lines: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # console errors and uncaught page errors
+    requests: list[str] = field(default_factory=list)  # every URL the page asked for
+
+    def console(self, message: ConsoleMessage) -> None:
+        location = message.location
+        where = f" ({location['url']}:{location['lineNumber']})" if location.get("url") else ""
+        self.lines.append(f"[{message.type}] {message.text}{where}")
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def page_error(self, error: Error) -> None:
+        self.lines.append(f"[pageerror] {error.message}")
+        self.errors.append(error.message)
+
+    def text(self) -> str:
+        return "\n".join(self.lines) or "(nothing)"
 
 
 def make_notebook(*cells: str) -> dict[str, Any]:
