@@ -68,17 +68,19 @@ def test_a_notebook_runs_in_the_binder_environment_with_its_committed_outputs(
 
 
 def outputs(notebook: Any) -> list[list[str]]:
-    """What each code cell showed, as nbval compares it (sanitized, widget views left out)."""
+    """What each code cell showed, as nbval compares it: a stream's pieces joined (how a print is split into
+    messages varies), sanitized, widget views left out."""
     patterns = _sanitize_patterns()
     shown = []
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
-        texts = []
+        texts = [
+            f"{name}: " + "".join(o.text for o in cell.outputs if o.get("name") == name)
+            for name in ("stdout", "stderr")
+        ]
         for output in cell.outputs:
-            if output.output_type == "stream":
-                texts.append(output.text)
-            elif output.output_type in ("execute_result", "display_data"):
+            if output.output_type in ("execute_result", "display_data"):
                 texts += [output.data[m] for m in ("text/plain", "text/markdown") if m in output.data]
             elif output.output_type == "error":
                 texts.append(f"{output.ename}: {output.evalue}")

@@ -31,7 +31,7 @@ from research_nb.models.clarification import (
     ClarificationRequest,
     ClarificationResponse,
 )
-from research_nb.models.research import ResearchReport, ResearchState
+from research_nb.models.research import ResearchReport, ResearchStage, ResearchState
 from research_nb.notebook.kernel import capture_loop
 from research_nb.notebook.progress import ProgressView, Status
 from research_nb.notebook.report import report_display
@@ -171,7 +171,7 @@ class ResearchRun:
             raise InvalidStateError(f"run {self.request_id} is still running")
         if state.awaiting_clarification:
             raise InvalidStateError(f"run {self.request_id} waits for answers: use run.answer(...)")
-        if not state.is_finished or state.current_stage.value == "completed":
+        if not state.is_finished or state.current_stage is ResearchStage.COMPLETED:
             raise InvalidStateError(f"run {self.request_id} is {state.current_stage.value}; only a stopped run resumes")
         self._submit(state)
         if self._display is not None:  # subscribed before the new leg's first step: it sees all of it
