@@ -147,3 +147,27 @@ async def test_a_model_without_its_key_is_refused_before_any_request() -> None:
 
     assert state.current_stage is ResearchStage.FAILED
     assert "needs an API key (anthropic): set ANTHROPIC_API_KEY" in (state.error_message or "")
+
+
+async def test_the_usual_key_is_never_sent_to_another_base_url() -> None:
+    seen: list[httpx2.Request] = []
+    brain = ScriptedLLM(list(TIDES))
+    answer = brain.openai_handler(seen)
+    engine = LLMEngine(
+        http_transport=lambda: httpx2.MockTransport(answer),
+        retry=FAST_RETRY,
+        environ={"OPENAI_API_KEY": OPENAI_CANARY},
+        dotenv={},
+    )
+    flow = ResearchWorkflow()
+    flow.engines.register("llm", lambda: engine)
+    options = ResearchOptions(
+        engine="llm", model="openai-chat:llama3.2", base_url="http://127.0.0.1:8080/v1", web=[], sources=[]
+    )
+
+    with override_allow_model_requests(True):
+        state = await flow.run("Why are there two high tides a day?", options=options)
+
+    assert state.current_stage is ResearchStage.COMPLETED, state.error_message
+    assert seen and {r.url.host for r in seen} == {"127.0.0.1"}
+    assert all(OPENAI_CANARY not in r.headers.get("authorization", "") for r in seen)

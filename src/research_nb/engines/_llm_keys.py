@@ -37,9 +37,10 @@ class KeyRing:
             value.get_secret_value() for _, value in self._api_keys if value is not None and value.get_secret_value()
         }
 
-    def get(self, service: str, named_env: str | None = None) -> str | None:
+    def get(self, service: str, named_env: str | None = None, *, usual_variables: bool = True) -> str | None:
         """The key for `service` (a `SERVICE_KEYS` name), or None. `named_env` is a variable the user named for
-        this key: it must exist."""
+        this key: it must exist. Without `usual_variables`, only a key given explicitly (the request's, or the
+        named variable's) is used."""
         field, variables = SERVICE_KEYS[service]
         secret = getattr(self._api_keys, field)
         key = secret.get_secret_value() if secret is not None else ""
@@ -49,7 +50,7 @@ class KeyRing:
                 raise ConfigurationError(
                     f"api_key_env names {named_env}, but no such environment variable is set (nor in a .env file)"
                 )
-        for variable in variables:
+        for variable in variables if usual_variables else ():
             key = key or self._environ.get(variable) or self._dotenv_values().get(variable) or ""
         if key:
             self._handed_out.add(key)

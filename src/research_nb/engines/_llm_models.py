@@ -177,8 +177,12 @@ def _provider(
         from openai import AsyncOpenAI
         from pydantic_ai.providers.openai import OpenAIProvider
 
-        # A local OpenAI-compatible server usually wants no key; OpenAI itself does.
-        key = keys.get("openai", api_key_env) if base_url else keys.require("openai", spec, api_key_env)
+        # Another server gets a key only when one is given for it explicitly: OPENAI_API_KEY is never sent to a
+        # base_url (which may come from a request) by default. A local server usually wants none.
+        if base_url:
+            key = keys.get("openai", api_key_env, usual_variables=False)
+        else:
+            key = keys.require("openai", spec, api_key_env)
         client = AsyncOpenAI(api_key=key or "none", base_url=base_url, http_client=http_client(), max_retries=0)
         return OpenAIProvider(openai_client=client)
     if name == "ollama":
