@@ -21,7 +21,15 @@ from sse_starlette import EventSourceResponse
 
 from research_nb.api.auth import require_token, settings_of
 from research_nb.api.errors import install_error_handlers
-from research_nb.api.runs import cancel_idle_runs, cancel_run, resume_run, run_status, start_run, status_of
+from research_nb.api.runs import (
+    cancel_idle_runs,
+    cancel_run,
+    check_remote_options,
+    resume_run,
+    run_status,
+    start_run,
+    status_of,
+)
 from research_nb.api.settings import ServerSettings
 from research_nb.api.sse import event_stream
 from research_nb.core.errors import InvalidStateError
@@ -100,10 +108,12 @@ async def health() -> HealthStatus:
 @router.post("/research", status_code=202, tags=["research"])
 async def submit_research(
     body: ResearchRequest,
+    request: Request,
     x_user_id: Annotated[str | None, Header(max_length=200)] = None,
     x_session_id: Annotated[str | None, Header(max_length=200)] = None,
 ) -> ResearchResponse:
     """Start researching `query` in the background; follow `stream_url`, poll the status, fetch `report_url`."""
+    check_remote_options(body, allow_server_paths=settings_of(request).allow_server_paths)
     state = start_run(body, user_id=x_user_id, session_id=x_session_id)
     rid = state.request_id
     return ResearchResponse(

@@ -11,6 +11,7 @@ import asyncio
 
 from pydantic import JsonValue
 
+from research_nb.core.errors import UserInputError
 from research_nb.core.task_manager import task_manager
 from research_nb.core.workflow import workflow
 from research_nb.models.api_models import APIKeys, ResearchRequest, ResearchStatus, RunStatus
@@ -21,6 +22,27 @@ from research_nb.models.research import ResearchStage, ResearchState
 CANCEL_WAIT_SECONDS = 10.0
 
 _paused_keys: dict[str, APIKeys] = {}
+
+
+#: Options that name files on the server: refused unless the server allows them (`allow_server_paths`).
+SERVER_PATH_OPTIONS = ("sources", "record_to", "replay_from")
+#: Options that choose the server's own environment variables and where its keys are sent: never over HTTP.
+SERVER_ONLY_OPTIONS = ("api_key_env", "base_url")
+
+
+def check_remote_options(request: ResearchRequest, *, allow_server_paths: bool) -> None:
+    """Refuse options a remote client must not set: they would read or write the server's files, or send the
+    server's keys to a host of the client's choosing. Raises `UserInputError` naming them and the fix."""
+    refused = [name for name in SERVER_ONLY_OPTIONS if getattr(request, name)]
+    problems = [f"{', '.join(refused)} cannot be set over HTTP: configure the model on the server"] if refused else []
+    paths = [name for name in SERVER_PATH_OPTIONS if getattr(request, name)]
+    if paths and not allow_server_paths:
+        problems.append(
+            f"{', '.join(paths)} name files on the server, which this server does not allow "
+            "(start it with RESEARCH_NB_API_ALLOW_SERVER_PATHS=1 to allow them)"
+        )
+    if problems:
+        raise UserInputError("; ".join(problems))
 
 
 def start_run(request: ResearchRequest, *, user_id: str | None, session_id: str | None) -> ResearchState:

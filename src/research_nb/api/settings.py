@@ -27,6 +27,10 @@ class ServerSettings(BaseSettings):
         5.0, ge=0, le=60, description="On shutdown, how long an open stream may take to deliver its run's last frame"
     )
     log_level: str = Field("INFO", description="Level of the research_nb loggers")
+    allow_server_paths: bool = Field(
+        False,
+        description="Let clients name files on the server: `sources` to research, `record_to`/`replay_from` cassettes",
+    )
 
     def token_value(self) -> str | None:
         """The token, or None when the API is open (an empty variable counts as unset)."""
