@@ -4,7 +4,6 @@ recorded payloads, and each test builds its engine with the stand-ins it needs."
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx2
 import pytest
@@ -18,14 +17,6 @@ from research_nb.engines.llm import LLMEngine
 def no_real_model_requests(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(models, "ALLOW_MODEL_REQUESTS", False)
     yield
-
-
-@pytest.fixture(scope="session", autouse=True)
-def llm_corpus_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("llm-cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RESEARCH_NB_CACHE_DIR", str(path))
-        yield path
 
 
 @pytest.fixture
