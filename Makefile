@@ -6,7 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 QUESTION ?= How do the economies of Norway and Sweden differ?
 
-.PHONY: setup run test lint bench clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: setup setup-browser run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +16,18 @@ $(BIN)/python:
 
 setup: $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
+
+# The browser tests (tests/browser) drive Debian's chromium through Playwright; no browser is ever downloaded.
+# Installed with apt when missing (as root, as in CI, else through sudo); quiet unless it fails.
+setup-browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		command -v apt-get >/dev/null || { echo "no $(CHROMIUM) and no apt-get: install Chromium there, or run pytest -m 'not browser'" >&2; exit 1; }; \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); log=$$(mktemp); \
+		echo "installing Debian's chromium for the browser tests (apt-get)"; \
+		{ $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium; } >"$$log" 2>&1 \
+			|| { cat "$$log" >&2; rm -f "$$log"; exit 1; }; \
+		rm -f "$$log"; \
+	fi
 
 run: setup
 	$(BIN)/research-nb "$(QUESTION)"
@@ -24,7 +38,7 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+test: lint setup-browser
 	$(BIN)/pytest
 
 bench: setup
