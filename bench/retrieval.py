@@ -26,6 +26,8 @@ import argparse
 import json
 import math
 import platform
+import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -39,6 +41,7 @@ from typing import Any
 import bm25s
 import numpy as np
 import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
 from rank_bm25 import BM25Okapi
 
 from _common import RESULTS, SHARED_DATA, median, p95, print_table, require, write_results
@@ -59,18 +62,20 @@ _STEMMER = Stemmer.Stemmer("english")
 @dataclass
 class SciFact:
     doc_ids: list[str]
-    doc_texts: list[str]  # title + text, the usual BEIR input for lexical baselines
+    doc_titles: list[str]
+    doc_bodies: list[str]
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
 
     @classmethod
     def load(cls, folder: Path) -> SciFact:
-        doc_ids, doc_texts = [], []
+        doc_ids, doc_titles, doc_bodies = [], [], []
         with (folder / "corpus.jsonl").open(encoding="utf-8") as lines:
             for line in lines:
                 record = json.loads(line)
                 doc_ids.append(str(record["_id"]))
-                doc_texts.append(f"{record.get('title', '')} {record['text']}")
+                doc_titles.append(str(record.get("title", "")))
+                doc_bodies.append(str(record["text"]))
         qrels: dict[str, dict[str, int]] = {}
         for row in (folder / "qrels" / "train.tsv").read_text(encoding="utf-8").splitlines()[1:]:
             query_id, doc_id, score = row.split("\t")
@@ -81,7 +86,12 @@ class SciFact:
                 record = json.loads(line)
                 if record["_id"] in qrels:
                     queries[record["_id"]] = record["text"]
-        return cls(doc_ids, doc_texts, queries, qrels)
+        return cls(doc_ids, doc_titles, doc_bodies, queries, qrels)
+
+    @property
+    def doc_texts(self) -> list[str]:
+        """Title + text: the usual BEIR input for single-field lexical baselines."""
+        return [f"{title} {body}" for title, body in zip(self.doc_titles, self.doc_bodies, strict=True)]
 
 
 def evaluate(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
@@ -143,6 +153,25 @@ class RankBM25(Retriever):
     def search(self, query: str, k: int) -> list[str]:
         scores = self.model.get_scores(_tokens([query])[0])
         return [self.doc_ids[i] for i in _top(np.asarray(scores), k)]
+
+
+class SqliteFTS5(Retriever):
+    """SQLite's full-text index: two columns (title weighted 2, like ours), its porter stemmer, OR queries."""
+
+    def __init__(self, doc_ids: list[str], titles: Sequence[str], bodies: Sequence[str]) -> None:
+        self.doc_ids = doc_ids
+        self.db = sqlite3.connect(":memory:")
+        self.db.execute("CREATE VIRTUAL TABLE docs USING fts5(title, body, tokenize='porter unicode61')")
+        rows = ((i, title, body) for i, (title, body) in enumerate(zip(titles, bodies, strict=True)))
+        self.db.executemany("INSERT INTO docs(rowid, title, body) VALUES (?, ?, ?)", rows)
+
+    def search(self, query: str, k: int) -> list[str]:
+        words = dict.fromkeys(w for w in re.findall(r"\w\w+", query.lower()) if w not in STOPWORDS_EN)
+        if not words:
+            return []
+        match = " OR ".join(f'"{w}"' for w in words)
+        sql = "SELECT rowid FROM docs WHERE docs MATCH ? ORDER BY bm25(docs, 2.0, 1.0), rowid LIMIT ?"
+        return [self.doc_ids[row] for (row,) in self.db.execute(sql, (match, k))]
 
 
 def _top(scores: np.ndarray, k: int) -> list[int]:
@@ -233,6 +262,7 @@ def quality(data: SciFact) -> list[dict[str, Any]]:
         ("  ablation: no title field", OurCorpus(open_fresh(BodyOnlyCorpus, corpus_path, ()))),
         ("bm25s (k1 0.9, b 0.4)", PlainBM25s(data.doc_ids, data.doc_texts)),
         ("rank_bm25 BM25Okapi (k1 0.9, b 0.4)", RankBM25(data.doc_ids, data.doc_texts)),
+        ("SQLite FTS5 bm25 (title weight 2, porter)", SqliteFTS5(data.doc_ids, data.doc_titles, data.doc_bodies)),
     ]
     rows = []
     for label, retriever in retrievers:
@@ -256,6 +286,7 @@ def speed(data: SciFact, repeat: int) -> dict[str, Any]:
         ("ours", lambda: open_fresh(Corpus, corpus_path, ())),
         ("bm25s", lambda: PlainBM25s(data.doc_ids, data.doc_texts)),
         ("rank_bm25", lambda: RankBM25(data.doc_ids, data.doc_texts)),
+        ("sqlite_fts5", lambda: SqliteFTS5(data.doc_ids, data.doc_titles, data.doc_bodies)),
     ]
     for key, build in scifact_builders:
         built[key], row = measure_build("SciFact", key, build, repeat)
@@ -270,6 +301,11 @@ def speed(data: SciFact, repeat: int) -> dict[str, Any]:
     for key, cls in (("bm25s", PlainBM25s), ("rank_bm25", RankBM25)):
         fb_baselines[key], row = measure_build("Factbook", key, lambda cls=cls: cls(ids, texts), repeat)
         builds.append(row)
+    titles, bodies = [p.title for p in passages], [p.text for p in passages]
+    fb_baselines["sqlite_fts5"], row = measure_build(
+        "Factbook", "sqlite_fts5", lambda: SqliteFTS5(ids, titles, bodies), repeat
+    )
+    builds.append(row)
 
     latencies = []
     scifact_queries = list(data.queries.values())
@@ -278,12 +314,14 @@ def speed(data: SciFact, repeat: int) -> dict[str, Any]:
         ("ours", OurCorpus(built["ours"])),
         ("bm25s", built["bm25s"]),
         ("rank_bm25", built["rank_bm25"]),
+        ("sqlite_fts5", built["sqlite_fts5"]),
     ):
         latencies.append({"corpus": "SciFact", "index": key, **latency_ms(retriever, scifact_queries)})
     for key, retriever in (
         ("ours", OurCorpus(factbook)),
         ("bm25s", fb_baselines["bm25s"]),
         ("rank_bm25", fb_baselines["rank_bm25"]),
+        ("sqlite_fts5", fb_baselines["sqlite_fts5"]),
     ):
         latencies.append({"corpus": "Factbook", "index": key, **latency_ms(retriever, fb_queries)})
 
