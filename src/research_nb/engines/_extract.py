@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from research_nb.engines._text import Sentence, jaccard, sentences, terms
@@ -37,14 +37,19 @@ class _Candidate:
 
 
 def select_findings(
-    sub_question: SubQuestion, passages: Sequence[Passage], limit: int = FINDINGS_PER_SUB_QUESTION
+    sub_question: SubQuestion,
+    passages: Sequence[Passage],
+    limit: int = FINDINGS_PER_SUB_QUESTION,
+    document_titles: Mapping[str, str] | None = None,
 ) -> list[Finding]:
-    """The best `limit` sentences of `passages` (ranked best first) for `sub_question`, in reading order."""
+    """The best `limit` sentences of `passages` (ranked best first) for `sub_question`, in reading order.
+    `document_titles` (document id -> title) lets a sentence count its document's subject as said."""
+    document_titles = document_titles or {}
     query_terms = Counter(terms(" ".join([sub_question.question, *sub_question.queries])))
     if sub_question.entity:
         for term in terms(sub_question.entity):
             query_terms.pop(term, None)  # the entity's own name says nothing about relevance inside its documents
-    candidates = _candidates(passages, query_terms)
+    candidates = _candidates(passages, query_terms, document_titles)
     chosen = _mmr(candidates, limit, seeds=_best_of_top_documents(candidates, _SEED_DOCUMENTS))
     chosen.sort(key=lambda c: (_document_order(c, passages), c.passage.location.start or 0, c.sentence.start))
     return [
@@ -53,9 +58,13 @@ def select_findings(
     ]
 
 
-def _candidates(passages: Sequence[Passage], query_terms: Counter[str]) -> list[_Candidate]:
+def _candidates(
+    passages: Sequence[Passage], query_terms: Counter[str], document_titles: Mapping[str, str]
+) -> list[_Candidate]:
     pool: list[tuple[Sentence, Passage, int, frozenset[str]]] = []
+    about: dict[str, frozenset[str]] = {}  # what each document is about, by its title
     for rank, passage in enumerate(passages):
+        about.setdefault(passage.document_id, frozenset(terms(document_titles.get(passage.document_id, ""))))
         for sentence in _usable(sentences(passage.text)):
             pool.append((sentence, passage, rank, frozenset(terms(sentence.text))))
     if not pool:
@@ -67,7 +76,10 @@ def _candidates(passages: Sequence[Passage], query_terms: Counter[str]) -> list[
     top_score = max((p.score for p in passages), default=0.0) or 1.0
     scored = []
     for sentence, passage, rank, sentence_terms in pool:
-        overlap = sum(idf.get(t, 0.0) for t in query_terms if t in sentence_terms) / total_query
+        # A sentence says its document's subject implicitly: "Exports: $922 billion" in the document "Japan" is
+        # about Japan's exports.
+        implied = sentence_terms | about[passage.document_id]
+        overlap = sum(idf.get(t, 0.0) for t in query_terms if t in implied) / total_query
         prior = 0.5 * max(passage.score, 0.0) / top_score + 0.5 / (1 + rank)
         length_penalty = 0.15 if len(sentence_terms) < 3 else 0.0
         scored.append(_Candidate(sentence, passage, rank, sentence_terms, overlap + 0.6 * prior - length_penalty))
@@ -82,7 +94,7 @@ def _usable(found: list[Sentence]) -> list[Sentence]:
     for sentence in found:
         match = _FIELD_LINE.match(sentence.text)
         if match is not None:
-            if has_field_line or match.group("field").strip().lower() == "note":
+            if has_field_line or match.group("field").strip().lower().startswith("note"):
                 continue
             has_field_line = True
         kept.append(sentence)

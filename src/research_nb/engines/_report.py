@@ -167,11 +167,11 @@ def write_report(data: ReportInput) -> ResearchReport:
 
 
 def _key_findings(findings: Sequence[Finding], by_sub: dict[str, list[Finding]], state: ResearchState) -> list[Finding]:
-    """The best prose sentence of each sub-question (the best three when there is only one)."""
+    """The best sentence of each sub-question (the best three when there is only one)."""
     per_sub = 3 if len(by_sub) <= 1 else 1
     key: list[Finding] = []
     for sub_findings in by_sub.values():
-        ranked = sorted(sub_findings, key=lambda f: (is_field_line(f.text), -f.score, f.passage_ids[0]))
+        ranked = sorted(sub_findings, key=lambda f: (-f.score, f.passage_ids[0]))
         key.extend(ranked[:per_sub])
     return key
 

@@ -58,31 +58,81 @@ _ABBREVIATION = re.compile(
 
 
 def sentences(text: str) -> list[Sentence]:
-    """Split a passage into whole sentences; every line is at least its own sentence (fields, list items)."""
+    """Split a passage into whole sentences.
+
+    A line break ends a sentence only where the text's layout says so (a blank line, a list item, a heading, a
+    `Field: value` line); inside a hard-wrapped paragraph it is just a space, so no sentence is cut at the
+    wrap. A short unpunctuated first line standing alone (a document's title) is not a sentence.
+    """
     found: list[Sentence] = []
-    offset = 0
-    for line in text.splitlines(keepends=True):
-        line_start = offset
-        offset += len(line)
-        start = 0
-        body = line.rstrip("\r\n")
-        for match in _BOUNDARY.finditer(body):
-            candidate = body[start : match.start()].rstrip()
+    blocks = _blocks(text)
+    for index, (start, end) in enumerate(blocks):
+        block = text[start:end]
+        if index == 0 and len(blocks) > 1 and _is_title(block):
+            continue
+        cursor = 0
+        for match in _BOUNDARY.finditer(block):
+            candidate = block[cursor : match.start()].rstrip()
             if _ABBREVIATION.search(candidate) and not candidate.endswith(("!", "?")):
                 continue
-            _append(found, body, line_start, start, match.start())
-            start = match.end()
-        _append(found, body, line_start, start, len(body))
+            _append(found, block, start, cursor, match.start())
+            cursor = match.end()
+        _append(found, block, start, cursor, len(block))
     return found
 
 
-def _append(found: list[Sentence], body: str, line_start: int, start: int, end: int) -> None:
-    piece = body[start:end]
+_HARD_LINE = re.compile(r"^\s*(?:[-*•+]\s|#|\d+[.)]\s|[^:\n]{2,80}:\s+\S)")
+_LIST_MARKER = re.compile(r"^\s*(?:[-*•+]|\d+[.)])\s+")
+_END_PUNCTUATION = tuple(".!?:;\"”)’'")
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each run of lines that reads as one piece of prose."""
+    blocks: list[tuple[int, int]] = []
+    start: int | None = None
+    previous_hard = False
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        line_start, offset = offset, offset + len(line)
+        body = line.rstrip("\r\n")
+        if not body.strip():
+            if start is not None:
+                blocks.append((start, line_start))
+            start, previous_hard = None, False
+            continue
+        hard = bool(_HARD_LINE.match(body))
+        if start is not None and (hard or previous_hard):
+            blocks.append((start, line_start))
+            start = None
+        if start is None:
+            start = line_start
+        previous_hard = hard
+    if start is not None:
+        blocks.append((start, len(text)))
+    return blocks
+
+
+def _is_title(block: str) -> bool:
+    stripped = block.strip()
+    return (
+        "\n" not in stripped
+        and not stripped.endswith(_END_PUNCTUATION)
+        and len(words(stripped)) <= 12
+        and (not _HARD_LINE.match(stripped) or stripped.startswith("#"))
+    )
+
+
+def _append(found: list[Sentence], block: str, block_start: int, start: int, end: int) -> None:
+    piece = block[start:end]
+    marker = _LIST_MARKER.match(piece)
+    if marker:  # the sentence is the item, not its bullet
+        start += marker.end()
+        piece = block[start:end]
     stripped = piece.strip()
     if len(words(stripped)) < 2:
         return
     lead = len(piece) - len(piece.lstrip())
-    begin = line_start + start + lead
+    begin = block_start + start + lead
     found.append(Sentence(stripped, begin, begin + len(stripped)))
 
 

@@ -47,9 +47,10 @@ _LINKS_PER_HOP = 3
 _LINKING_PASSAGES = 3
 _TABLE_ROWS = 8
 _SECTION_FIELDS = 16
+_NAMED_SEARCH_DEPTH = 5  # how much deeper to search for a named document's own passages
 _CACHED_TITLE_INDEXES = 8
 
-_Search = Callable[[str], Coroutine[Any, Any, list[Passage]]]
+_Search = Callable[..., Coroutine[Any, Any, list[Passage]]]
 
 
 class OfflineEngine:
@@ -113,9 +114,9 @@ class OfflineEngine:
         limit = asyncio.Semaphore(ctx.options.max_concurrency)
         k = ctx.options.max_search_results
 
-        async def search(query: str) -> list[Passage]:
+        async def search(query: str, depth: int = k) -> list[Passage]:
             async with limit:
-                return await asyncio.to_thread(corpus.search_sync, query, k)
+                return await asyncio.to_thread(corpus.search_sync, query, depth)
 
         anchors = {sq.id: _entity_documents(sq, titles) for sq in brief.sub_questions}
         async with asyncio.TaskGroup() as group:
@@ -127,9 +128,15 @@ class OfflineEngine:
                     hits = [h for h in hits if h.document_id in anchors[sq.id]] or hits
                 self._record(ctx, corpus, hits, sq)
                 if hits and not anchors[sq.id]:
-                    # Documents about the entities the question names come first: the chain starts there.
-                    named = {d for m in titles.mentions(sq.question) for d in m.document_ids}
-                    _promote(ctx.state, sq.id, named, hits[0].score)
+                    # Documents about the entities the question names come first: the chain starts there. Their
+                    # best passages are fetched even when other documents outscore them on the question's words.
+                    named = [m for m in titles.mentions(sq.question) if m.document_ids]
+                    for mention in named:
+                        query = next((q for q in sq.queries if q.startswith(mention.name)), mention.name)
+                        wide = await search(query, k * _NAMED_SEARCH_DEPTH)
+                        own = [h for h in wide if h.document_id in mention.document_ids][:k]
+                        self._record(ctx, corpus, own, sq)
+                    _promote(ctx.state, sq.id, {d for m in named for d in m.document_ids}, hits[0].score)
 
         for hop in range(ctx.options.max_hops):
             followed = await self._follow_links(ctx, corpus, titles, brief, anchors, search)
@@ -140,7 +147,8 @@ class OfflineEngine:
             self._align_fields(ctx, corpus, brief, anchors)
 
     async def compress(self, ctx: StageContext) -> list[Finding]:
-        return _findings(ctx.state)
+        _, titles = await self._open(ctx)
+        return _findings(ctx.state, _named_documents(ctx.state, titles))
 
     async def report(self, ctx: StageContext) -> ResearchReport:
         return _report(ctx.state, ctx.state.findings, partial_note=None)
@@ -268,17 +276,36 @@ def _ranked(state: ResearchState, sub_question_id: str) -> list[Passage]:
     return sorted((p for p in state.passages if sub_question_id in p.sub_question_ids), key=lambda p: (-p.score, p.id))
 
 
-def _findings(state: ResearchState) -> list[Finding]:
-    """The sentences for each section; values already shown in the comparison table are not repeated."""
+def _findings(state: ResearchState, named: set[str] | None = None) -> list[Finding]:
+    """The sentences for each section. Values already shown in the comparison table are not repeated; when the
+    question names documents, other documents' passages under the same headings are left out: asked about
+    Switzerland's languages, the Languages fields of other countries are parallel facts, not evidence."""
     subs = state.brief.sub_questions if state.brief else []
     in_table = _table_passages(_table(state)[1])
+    named_headings = {
+        p.location.heading for p in state.passages if p.document_id in (named or ()) and p.location.heading
+    }
     # A single-section report gets a little more room than each section of a multi-part one.
     limit = FINDINGS_PER_SUB_QUESTION + (2 if len(subs) == 1 else 0)
-    return [
-        f
-        for sq in subs
-        for f in select_findings(sq, [p for p in _ranked(state, sq.id) if p.id not in in_table], limit=limit)
-    ]
+    titles = {s.id: s.title for s in state.sources}
+    findings = []
+    for sq in subs:
+        passages = [
+            p
+            for p in _ranked(state, sq.id)
+            if p.id not in in_table
+            and not (named and p.document_id not in named and p.location.heading in named_headings)
+        ]
+        findings += select_findings(sq, passages, limit=limit, document_titles=titles)
+    return findings
+
+
+def _named_documents(state: ResearchState, titles: TitleIndex) -> set[str]:
+    """Retrieved documents the question itself names (for a comparison, the entities have their own sections)."""
+    if state.brief is None or state.brief.comparison:
+        return set()
+    retrieved = {p.document_id for p in state.passages}
+    return {d for m in titles.mentions(question_of(state)) for d in m.document_ids} & retrieved
 
 
 def _table(state: ResearchState) -> tuple[tuple[str, ...], list[TableRow]]:
