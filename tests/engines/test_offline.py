@@ -158,3 +158,29 @@ async def test_own_files_only_by_default_when_sources_are_given() -> None:
     state = await run("What is cross-laminated timber?", sources=[str(FIXTURES / "hops")])
     assert state.sources and all(s.origin != "World Factbook" for s in state.sources)
     assert "layers of lumber" in (state.report.markdown if state.report else "")
+
+
+@pytest.mark.parametrize(
+    ("question", "country", "field"),
+    [
+        ("What languages are spoken in Switzerland?", "Switzerland", "Languages"),
+        ("What are the main exports of Japan?", "Japan", "Exports"),
+    ],
+)
+async def test_a_question_about_one_country_cites_that_country(question: str, country: str, field: str) -> None:
+    state = await run(question)
+    assert state.report is not None
+    assert {r.title.split(" — ")[0] for r in state.report.references} == {country}
+    key_findings = state.report.markdown.split("## Key findings")[1].split("##")[0]
+    assert field in key_findings
+    assert_citations_true(state)
+
+
+async def test_hard_wrapped_paragraphs_are_quoted_as_whole_sentences() -> None:
+    state = await run("How long could millers grind grain on each tide?", sources=[str(FIXTURES / "wrapped")])
+    texts = [f.text for f in state.findings]
+    assert "Millers could grind grain for about four hours on each tide." in texts
+    assert any(t.startswith("A tide mill fills its pond") and t.endswith("as the\nsea falls again.") for t in texts)
+    assert not any(t == "Tide mills of the Atlantic coast" for t in texts)  # a title is not a finding
+    md = state.report.markdown if state.report else ""
+    assert "rises and closes the gate" in md  # shown on one line

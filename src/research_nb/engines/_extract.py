@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from research_nb.engines._text import Sentence, jaccard, sentences, terms
@@ -41,15 +41,17 @@ def select_findings(
     passages: Sequence[Passage],
     limit: int = FINDINGS_PER_SUB_QUESTION,
     document_titles: Mapping[str, str] | None = None,
+    named: Collection[str] = (),
 ) -> list[Finding]:
     """The best `limit` sentences of `passages` (ranked best first) for `sub_question`, in reading order.
-    `document_titles` (document id -> title) lets a sentence count its document's subject as said."""
+    `document_titles` (document id -> title) lets a sentence count its document's subject as said; with `named`
+    documents (the ones the question names), other documents are quoted only where they share its words."""
     document_titles = document_titles or {}
     query_terms = Counter(terms(" ".join([sub_question.question, *sub_question.queries])))
     if sub_question.entity:
         for term in terms(sub_question.entity):
             query_terms.pop(term, None)  # the entity's own name says nothing about relevance inside its documents
-    candidates = _candidates(passages, query_terms, document_titles)
+    candidates = _candidates(passages, query_terms, document_titles, named)
     chosen = _mmr(candidates, limit, seeds=_best_of_top_documents(candidates, _SEED_DOCUMENTS))
     chosen.sort(key=lambda c: (_document_order(c, passages), c.passage.location.start or 0, c.sentence.start))
     return [
@@ -59,7 +61,10 @@ def select_findings(
 
 
 def _candidates(
-    passages: Sequence[Passage], query_terms: Counter[str], document_titles: Mapping[str, str]
+    passages: Sequence[Passage],
+    query_terms: Counter[str],
+    document_titles: Mapping[str, str],
+    named: Collection[str],
 ) -> list[_Candidate]:
     pool: list[tuple[Sentence, Passage, int, frozenset[str]]] = []
     about: dict[str, frozenset[str]] = {}  # what each document is about, by its title
@@ -76,6 +81,8 @@ def _candidates(
     top_score = max((p.score for p in passages), default=0.0) or 1.0
     scored = []
     for sentence, passage, rank, sentence_terms in pool:
+        if named and passage.document_id not in named and not any(t in sentence_terms for t in query_terms):
+            continue  # beside the documents the question names, another one must speak to the question itself
         # A sentence says its document's subject implicitly: "Exports: $922 billion" in the document "Japan" is
         # about Japan's exports.
         implied = sentence_terms | about[passage.document_id]

@@ -296,7 +296,7 @@ def _findings(state: ResearchState, named: set[str] | None = None) -> list[Findi
             if p.id not in in_table
             and not (named and p.document_id not in named and p.location.heading in named_headings)
         ]
-        findings += select_findings(sq, passages, limit=limit, document_titles=titles)
+        findings += select_findings(sq, passages, limit=limit, document_titles=titles, named=named or ())
     return findings
 
 
