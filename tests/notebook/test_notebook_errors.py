@@ -42,6 +42,10 @@ def shared_kernel() -> Iterator[KernelSession]:
         (f'%research --engine nosuch "{QUESTION}"', "%research: unknown engine 'nosuch'; available: {engines}"),
         (f'%research --sources no/such/folder "{QUESTION}"', "%research: No such file or folder: 'no/such/folder'"),
         (
+            f'%research --engine llm --local-only --web wikipedia "{QUESTION}"',
+            "%research: local_only forbids web search; drop web=['wikipedia'] or local_only",
+        ),
+        (
             '%research "unclosed',
             "%research: cannot read the line: No closing quotation (close the quote around the question)",
         ),

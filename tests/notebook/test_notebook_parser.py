@@ -87,6 +87,7 @@ def test_in_a_cell_magic_list_is_a_question() -> None:
         ('"q" --sources', None, "argument --sources/--source: expected one argument"),
         ("question on the line", "and in the body", "the question goes in the cell body"),
         ("'q' --max", None, "unrecognized arguments: --max"),  # no abbreviations: a typo is not a guess
+        ("'q' --budget lots", None, "'lots' is neither a token count (20000) nor a cost ($0.05)"),
     ],
 )
 def test_mistakes_raise_a_usage_error_that_says_what_is_wrong(line: str, cell: str | None, problem: str) -> None:
@@ -94,3 +95,26 @@ def test_mistakes_raise_a_usage_error_that_says_what_is_wrong(line: str, cell: s
         parse_magic(line, cell)
     assert problem in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_model_and_web_flags() -> None:
+    command = parse_magic(
+        '"q" --engine llm --model openai:gpt-5-mini --api-key-env MY_KEY --base-url http://localhost:11434/v1 '
+        "--web wikipedia,arxiv --budget '$0.05' --record run.json"
+    )
+    assert isinstance(command, StartCommand)
+    assert command.model_dump(exclude_none=True) == {
+        "kind": "start",
+        "query": "q",
+        "sources": [],
+        "engine": "llm",
+        "model": "openai:gpt-5-mini",
+        "api_key_env": "MY_KEY",
+        "base_url": "http://localhost:11434/v1",
+        "web": ["wikipedia", "arxiv"],
+        "budget_usd": 0.05,
+        "record_to": "run.json",
+    }
+    assert parse_magic('"q" --no-web --local-only --budget 20000 --replay c.json') == StartCommand(
+        query="q", web=[], local_only=True, budget_tokens=20000, replay_from="c.json"
+    )

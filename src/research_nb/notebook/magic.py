@@ -63,6 +63,8 @@ class ResearchMagics(Magics):
             "corpora": command.corpora,
             "clarify": self.clarify if command.clarify is None else command.clarify,
         }
+        # Model and web options only when given: the engine's own defaults (and validation) apply otherwise.
+        options.update(command.model_dump(include=_MODEL_AND_WEB_OPTIONS, exclude_none=True))
         show_widget = self.widget if command.widget is None else command.widget
         run = start_research(command.query, widget=show_widget, **options)
         self.runs[run.request_id] = run
@@ -109,8 +111,31 @@ def _short(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+_MODEL_AND_WEB_OPTIONS = {
+    "api_key_env",
+    "base_url",
+    "web",
+    "local_only",
+    "budget_tokens",
+    "budget_usd",
+    "record_to",
+    "replay_from",
+}
+
 # The run's options are named after `ResearchRequest`'s fields; a user of the magic knows them as flags.
-_FLAGS = {"max_search_results": "--max-results", "engine": "--engine", "model": "--model", "sources": "--sources"}
+_FLAGS = {
+    "max_search_results": "--max-results",
+    "engine": "--engine",
+    "model": "--model",
+    "sources": "--sources",
+    "api_key_env": "--api-key-env",
+    "base_url": "--base-url",
+    "web": "--web",
+    "budget_tokens": "--budget",
+    "budget_usd": "--budget",
+    "record_to": "--record",
+    "replay_from": "--replay",
+}
 
 
 def _in_flag_terms(message: str) -> str:

@@ -26,6 +26,8 @@ USAGE = (
     "%research list | %research cancel|open|resume ID\n"
     "options: --sources PATH (repeatable)  --corpus NAME (repeatable)  --engine NAME  --model NAME  "
     "--max-results N  --no-clarify  --no-widget\n"
+    "model and web (engine llm): --api-key-env VAR  --base-url URL  --web wikipedia,arxiv,tavily  --no-web  "
+    "--local-only  --budget TOKENS|$USD  --record PATH  --replay PATH\n"
     "defaults: %config ResearchMagics (engine, model, max_results, sources, clarify, widget)"
 )
 
@@ -48,6 +50,15 @@ class StartCommand(BaseModel):
     max_results: int | None = None
     clarify: bool | None = None
     widget: bool | None = None
+    # engines that call models or the web; None leaves the engine's default
+    api_key_env: str | None = None
+    base_url: str | None = None
+    web: list[str] | None = None
+    local_only: bool | None = None
+    budget_tokens: int | None = None
+    budget_usd: float | None = None
+    record_to: str | None = None
+    replay_from: str | None = None
 
 
 class ListCommand(BaseModel):
@@ -85,6 +96,14 @@ def _start_parser() -> _Parser:
     parser.add_argument("--max-results", type=int, dest="max_results")
     parser.add_argument("--no-clarify", action="store_false", dest="clarify", default=None)
     parser.add_argument("--no-widget", action="store_false", dest="widget", default=None)
+    parser.add_argument("--api-key-env", metavar="VAR")
+    parser.add_argument("--base-url", metavar="URL")
+    parser.add_argument("--web", type=_names, metavar="NAMES")
+    parser.add_argument("--no-web", action="store_const", const=[], dest="web")
+    parser.add_argument("--local-only", action="store_true", default=None)
+    parser.add_argument("--budget", type=_budget, metavar="TOKENS|$USD")
+    parser.add_argument("--record", dest="record_to", metavar="PATH")
+    parser.add_argument("--replay", dest="replay_from", metavar="PATH")
     parser.add_argument("-h", "--help", action="store_true")
     return parser
 
@@ -124,7 +143,31 @@ def parse_magic(line: str, cell: str | None = None) -> MagicCommand:
         max_results=args.max_results,
         clarify=args.clarify,
         widget=args.widget,
+        api_key_env=args.api_key_env,
+        base_url=args.base_url,
+        web=args.web,
+        local_only=args.local_only,
+        budget_tokens=args.budget[0] if args.budget else None,
+        budget_usd=args.budget[1] if args.budget else None,
+        record_to=args.record_to,
+        replay_from=args.replay_from,
     )
+
+
+def _names(value: str) -> list[str]:
+    """`--web wikipedia,arxiv`: provider names, comma-separated."""
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _budget(value: str) -> tuple[int | None, float | None]:
+    """`--budget 20000` (tokens) or `--budget '$0.05'` (estimated cost in US dollars)."""
+    text = value.strip().lower().removesuffix("usd").strip()
+    try:
+        if text.startswith("$"):
+            return None, float(text[1:])
+        return int(text), None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is neither a token count (20000) nor a cost ($0.05)") from None
 
 
 def _subcommand(line: str, tokens: list[str]) -> MagicCommand | None:
