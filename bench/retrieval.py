@@ -190,7 +190,8 @@ class BodyOnlyCorpus(Corpus):
 
 
 def measure_build(corpus: str, index: str, build: Callable[[], Any], repeat: int) -> tuple[Any, dict[str, Any]]:
-    """The last build and a row: median wall and CPU seconds of `repeat` builds, then peak memory of one more.
+    """The last build and a row: median wall and CPU seconds of `repeat` builds, then peak memory of one more
+    (None for SQLite: its memory is its own, invisible to tracemalloc).
 
     CPU time is reported next to wall time because the machine is shared: other work stretches wall time,
     hardly CPU time (every build here is single-threaded).
@@ -202,7 +203,7 @@ def measure_build(corpus: str, index: str, build: Callable[[], Any], repeat: int
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
     row = {"corpus": corpus, "index": index, "build_s": median(walls), "cpu_s": median(cpus)}
-    return result, {**row, "peak_mb": peak_memory_mb(build)}
+    return result, {**row, "peak_mb": None if index == "sqlite_fts5" else peak_memory_mb(build)}
 
 
 def peak_memory_mb(fn: Callable[[], Any]) -> float:
@@ -352,7 +353,7 @@ def print_speed(result: dict[str, Any]) -> None:
     print("\nIndex build (median of runs; ours reads and converts its input and writes the cache) and peak memory")
     print_table(
         ["corpus", "index", "build s (wall)", "build s (CPU)", "peak MB"],
-        [[r["corpus"], r["index"], r["build_s"], r["cpu_s"], r["peak_mb"]] for r in result["builds"]],
+        [[r["corpus"], r["index"], r["build_s"], r["cpu_s"], r["peak_mb"] or "not traced"] for r in result["builds"]],
     )
     print("\nQuery latency, top 10 (every query once)")
     base = {r["corpus"]: r["median_ms"] for r in result["latency"] if r["index"] == "bm25s"}
