@@ -95,8 +95,8 @@ class Notebook:
         return self.code_cell(index).locator(".jp-Cell-outputArea")
 
     def run(self, index: int, *, timeout_ms: float = 60_000) -> Locator:
-        """Run the index-th code cell as a user does (select it, Shift+Enter); wait until it finished; return
-        its output area."""
+        """Run the index-th code cell (one not run before) as a user does: select it, Shift+Enter. Returns its
+        output area once the cell finished (its prompt shows an execution count)."""
         cell = self.code_cell(index)
         cell.locator(".jp-InputPrompt").click()
         expect(cell).to_have_class(re.compile(r"\bjp-mod-active\b"))

@@ -43,8 +43,7 @@ class JupyterLab:
         self.data_dir = base_dir / "research-nb-data"
         self.log_path = base_dir / "jupyterlab.log"
         self.token = secrets.token_hex(16)
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = ""  # known once the server listens
         self.process: subprocess.Popen[bytes] | None = None
 
     # -- starting and stopping ----------------------------------------------------------------------------
@@ -73,8 +72,8 @@ class JupyterLab:
             "--no-browser",
             "--allow-root",  # CI runs as root; harmless otherwise
             "--ip=127.0.0.1",
-            f"--port={self.port}",
-            "--ServerApp.port_retries=0",
+            f"--port={_free_port()}",
+            "--ServerApp.port_retries=50",  # the port may be taken by the time it binds: it then tries others
             f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.root}",
             f"--LabApp.user_settings_dir={settings}",
@@ -89,17 +88,21 @@ class JupyterLab:
         self._wait_until_ready()
 
     def _wait_until_ready(self) -> None:
+        """Until the server wrote its info file (which says the port it listens on) and its REST API answers."""
+        assert self.process is not None
+        info_file = self.base_dir / "runtime" / f"jpserver-{self.process.pid}.json"
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"JupyterLab exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
+                if not self.url:
+                    self.url = f"http://127.0.0.1:{json.loads(info_file.read_text())['port']}"
                 self.api("GET", "/api/status", timeout=2)
                 return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.2)  # polling the REST API until the server listens
-        raise RuntimeError(f"JupyterLab did not answer on {self.url} within {START_TIMEOUT_S} s:\n{self.log_tail()}")
+            except (FileNotFoundError, json.JSONDecodeError, urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.2)  # polling until the server listens
+        raise RuntimeError(f"JupyterLab did not answer within {START_TIMEOUT_S} s:\n{self.log_tail()}")
 
     def stop(self) -> None:
         """SIGTERM to the server's PID (it shuts its kernels down), SIGKILL if it hangs; then whatever is left
