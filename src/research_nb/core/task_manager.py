@@ -159,11 +159,7 @@ class BackgroundTaskManager:
         return None if entry is None else _snapshot(entry)
 
     async def list_active_tasks(self) -> dict[str, TaskRecord]:
-        return {
-            rid: _snapshot(entry)
-            for rid, entry in self._entries.items()
-            if entry.live_task() is not None
-        }
+        return {rid: _snapshot(entry) for rid, entry in self._entries.items() if entry.live_task() is not None}
 
     def __len__(self) -> int:
         return len(self._entries)
