@@ -37,7 +37,7 @@ TIMEOUT_MS = 30_000
 
 
 _browser_log = pytest.StashKey[BrowserLog]()
-_lab_log = pytest.StashKey[JupyterLab]()
+_lab_key = pytest.StashKey[JupyterLab]()
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +78,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext
 def notebook_page(request: pytest.FixtureRequest, lab: JupyterLab, browser: BrowserContext) -> Iterator[Page]:
     log = BrowserLog()
     request.node.stash[_browser_log] = log
-    request.node.stash[_lab_log] = lab
+    request.node.stash[_lab_key] = lab
     page = browser.new_page()
     page.on("console", log.console)
     page.on("pageerror", log.page_error)
@@ -103,7 +103,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         log = item.stash.get(_browser_log, None)
         if log is not None:
             report.sections.append(("browser console", log.text()))
-        lab = item.stash.get(_lab_log, None)
+        lab = item.stash.get(_lab_key, None)
         if lab is not None:
             report.sections.append(("jupyterlab log (last lines)", lab.log_tail()))
     return report
