@@ -70,7 +70,7 @@ def _candidates(
     about: dict[str, frozenset[str]] = {}  # what each document is about, by its title
     for rank, passage in enumerate(passages):
         about.setdefault(passage.document_id, frozenset(terms(document_titles.get(passage.document_id, ""))))
-        for sentence in _usable(sentences(passage.text)):
+        for sentence in _usable(passage.text, sentences(passage.text)):
             pool.append((sentence, passage, rank, frozenset(terms(sentence.text))))
     if not pool:
         return []
@@ -93,17 +93,22 @@ def _candidates(
     return scored
 
 
-def _usable(found: list[Sentence]) -> list[Sentence]:
+def _usable(text: str, found: list[Sentence]) -> list[Sentence]:
     """Drop what is not a statement: editorial notes, and all but the first data line of a passage (a field's
-    first line is its newest value; the older years would read as near-repeats)."""
+    first line is its newest value; the older years and sub-fields would read as near-repeats). A data line is
+    dropped whole, every sentence of it ("Languages, samples: Das World Factbook... (German) The World...")."""
     kept: list[Sentence] = []
-    has_field_line = False
+    first_data_line: int | None = None
     for sentence in found:
-        match = _FIELD_LINE.match(sentence.text)
+        line_start = text.rfind("\n", 0, sentence.start) + 1
+        line_end = text.find("\n", sentence.start)
+        match = _FIELD_LINE.match(text[line_start : line_end if line_end >= 0 else len(text)])
         if match is not None:
-            if has_field_line or match.group("field").strip().lower().startswith("note"):
+            if match.group("field").strip().lower().startswith("note"):
                 continue
-            has_field_line = True
+            first_data_line = line_start if first_data_line is None else first_data_line
+            if line_start != first_data_line:
+                continue
         kept.append(sentence)
     return kept
 

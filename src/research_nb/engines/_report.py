@@ -28,10 +28,11 @@ from research_nb.models.research import (
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")
 
 
-def escape(text: str) -> str:
-    """Markdown-escape text from a source so it renders literally (no links, HTML, emphasis or table breaks)."""
+def escape(text: str, *, line_start: bool = True) -> str:
+    """Markdown-escape text from a source so it renders literally (no links, HTML, emphasis or table breaks).
+    Text that may open a line must not read as a heading or list marker either; a table cell cannot."""
     flat = _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
-    return "\\" + flat if flat[:1] in ("#", "+", "-", "=") else flat  # not a heading or list marker either
+    return "\\" + flat if line_start and flat[:1] in ("#", "+", "-", "=") else flat
 
 
 @dataclass(frozen=True)
@@ -196,8 +197,8 @@ def _table(data: ReportInput, citations: _Citations) -> tuple[list[str], list[Ci
                 continue
             number = citations.cite(cell.passage.id)
             cites.append(Citation(number=number, passage_id=cell.passage.id, quote=cell.value))
-            cells.append(f"{escape(cell.value)} [{number}]")
-        lines.append(f"| {escape(row.field)} | " + " | ".join(cells) + " |")
+            cells.append(f"{escape(cell.value, line_start=False)} [{number}]")
+        lines.append(f"| {escape(row.field, line_start=False)} | " + " | ".join(cells) + " |")
     return lines, cites
 
 

@@ -226,8 +226,9 @@ class OfflineEngine:
             ranked = _ranked(ctx.state, sq.id)
             if not ranked or not anchors[sq.id]:
                 continue
-            section = ranked[0].title
-            document_id = ranked[0].document_id
+            # The section of the best data passage ("Finland — Economy"), even if prose ranked higher.
+            best = next((p for p in ranked if field_value(p)), ranked[0])
+            section, document_id = best.title, best.document_id
             fields = [p for p in corpus.passages_of(document_id) if p.title == section and field_value(p)]
             if fields:
                 ctx.add_passages(fields[:_SECTION_FIELDS], sq.id, [s for s in [corpus.source(document_id)] if s])

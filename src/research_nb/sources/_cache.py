@@ -24,7 +24,7 @@ from research_nb.sources._inputs import InputFile
 from research_nb.sources._segment import Segment
 
 #: Bump when loaders, the analyser or the segment format change: old entries are then simply not found.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # bump whenever a loader or converter changes what it produces
 
 
 def default_cache_dir() -> Path:

@@ -144,6 +144,8 @@ def _field_text(field_name: str, value: object) -> str:
         year = _YEAR_SUFFIX.search(key)
         if year and key[: year.start()] == field_name:
             lines.append((-int(year.group(1)), f"{field_name}: {text}"))
+        elif key == field_name:  # "Languages" under Languages: not "Languages, Languages"
+            lines.append((position, f"{field_name}: {text}"))
         else:
             lines.append((position, f"{field_name}, {key}: {text}"))
     lines.sort(key=lambda item: item[0])
