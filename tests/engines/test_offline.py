@@ -161,15 +161,19 @@ async def test_own_files_only_by_default_when_sources_are_given() -> None:
 
 
 @pytest.mark.parametrize(
-    ("question", "country", "field"),
+    ("question", "country", "field", "absent"),
     [
-        ("What languages are spoken in Switzerland?", "Switzerland", "Languages"),
-        ("What are the main exports of Japan?", "Japan", "Exports"),
+        # the Languages field's sub-field of sample sentences is a data line, not statements to quote
+        ("What languages are spoken in Switzerland?", "Switzerland", "Languages: German", "une source indispensable"),
+        ("What are the main exports of Japan?", "Japan", "Exports", "Qing Dynasty"),
     ],
 )
-async def test_a_question_about_one_country_cites_that_country(question: str, country: str, field: str) -> None:
+async def test_a_question_about_one_country_cites_that_country(
+    question: str, country: str, field: str, absent: str
+) -> None:
     state = await run(question)
     assert state.report is not None
+    assert absent not in state.report.markdown
     assert {r.title.split(" — ")[0] for r in state.report.references} == {country}
     key_findings = state.report.markdown.split("## Key findings")[1].split("##")[0]
     assert field in key_findings
