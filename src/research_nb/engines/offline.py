@@ -146,12 +146,14 @@ class OfflineEngine:
         if brief.comparison:
             self._align_fields(ctx, corpus, brief, anchors)
 
+    # Extraction and writing are pure Python (milliseconds to tens of them): in a thread, the kernel's loop keeps
+    # answering cells and Cancel clicks meanwhile, and a cancel lands at the await.
     async def compress(self, ctx: StageContext) -> list[Finding]:
         _, titles = await self._open(ctx)
-        return _findings(ctx.state, _named_documents(ctx.state, titles))
+        return await ctx.run_blocking(_findings, ctx.state, _named_documents(ctx.state, titles))
 
     async def report(self, ctx: StageContext) -> ResearchReport:
-        return _report(ctx.state, ctx.state.findings, partial_note=None)
+        return await ctx.run_blocking(_report, ctx.state, ctx.state.findings, None)
 
     def partial_report(self, state: ResearchState) -> ResearchReport | None:
         if not state.passages:
