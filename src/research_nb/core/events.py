@@ -306,10 +306,6 @@ class ResearchEventBus:
             channel = self._channels.get(request_id)
         return 0 if channel is None else len(channel.subscribers)
 
-    def discard(self, request_id: str) -> None:
-        with self._lock:
-            self._channels.pop(request_id, None)
-
     def _note_finished(self, request_id: str) -> None:
         """Keep the replay of the last `finished_channels` runs; forget older ones."""
         with self._lock:

@@ -199,10 +199,6 @@ class ResearchWorkflow:
             raise UnknownRequestError(f"no research run with id {request_id!r}")
         return state
 
-    def adopt(self, state: ResearchState) -> None:
-        """Make a state read from elsewhere (a run store) known by its id."""
-        self._remember(state)
-
     def list_states(self) -> list[ResearchState]:
         return list(self._states.values())
 
