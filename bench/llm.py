@@ -35,10 +35,10 @@ from research_nb.core.cassette import Cassette  # noqa: E402
 from research_nb.core.events import ResearchEventBus, StageFinished, StageStarted  # noqa: E402
 from research_nb.core.protocols import StageContext  # noqa: E402
 from research_nb.core.workflow import ResearchWorkflow  # noqa: E402
-from research_nb.engines._llm_agents import NotesDraft  # noqa: E402
-from research_nb.engines._llm_keys import KeyRing  # noqa: E402
-from research_nb.engines._llm_session import EngineConfig, RunMemory, Session  # noqa: E402
 from research_nb.engines.llm import LLMEngine  # noqa: E402
+from research_nb.engines.llm._agents import NotesDraft  # noqa: E402
+from research_nb.engines.llm._keys import KeyRing  # noqa: E402
+from research_nb.engines.llm._session import EngineConfig, RunMemory, Session  # noqa: E402
 from research_nb.models.research import ResearchOptions, ResearchStage, ResearchState  # noqa: E402
 
 COUNTRIES = ["Norway", "Sweden", "Denmark", "Finland", "Iceland", "Estonia", "Latvia", "Lithuania"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from research_nb.engines._verify import Claim, find_quote, verify
+from research_nb.engines.llm._verify import Claim, find_quote, verify
 from research_nb.models.research import Passage
 
 NORWAY = Passage(

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from research_nb.engines._extract import FieldValue, is_field_line
+from research_nb.engines._fields import FieldValue, is_field_line
 from research_nb.models.research import (
     Citation,
     Finding,

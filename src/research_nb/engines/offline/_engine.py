@@ -21,15 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from research_nb.core.protocols import StageContext
-from research_nb.engines._extract import (
-    FINDINGS_PER_SUB_QUESTION,
-    FieldValue,
-    field_value,
-    is_quantity,
-    select_findings,
-)
-from research_nb.engines._query import TitleIndex, analyse, make_brief
+from research_nb.engines._fields import FieldValue, field_value, is_quantity
 from research_nb.engines._report import ReportInput, TableRow, write_report
+from research_nb.engines.offline._extract import FINDINGS_PER_SUB_QUESTION, select_findings
+from research_nb.engines.offline._query import TitleIndex, analyse, make_brief
 from research_nb.models.clarification import ClarificationChoice, ClarificationQuestion, ClarificationRequest
 from research_nb.models.research import (
     Finding,

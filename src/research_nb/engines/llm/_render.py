@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pydantic import TypeAdapter
 
 from research_nb.engines._report import ReportInput, write_report
-from research_nb.engines._usage import UsageRecord
-from research_nb.engines._verify import Verdict
+from research_nb.engines.llm._usage import UsageRecord
+from research_nb.engines.llm._verify import Verdict
 from research_nb.models.research import Finding, ResearchReport, ResearchState
 
 NOTES = "llm_notes"  # verified research notes (findings before compression)

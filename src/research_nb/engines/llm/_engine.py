@@ -29,7 +29,7 @@ from pydantic_ai.models import Model
 from research_nb.core.cassette import Cassette, check_cassette_paths
 from research_nb.core.protocols import StageContext
 from research_nb.core.retry import RetryPolicy
-from research_nb.engines._llm_agents import (
+from research_nb.engines.llm._agents import (
     MAX_SUB_QUESTIONS,
     agents,
     brief_prompt,
@@ -38,8 +38,8 @@ from research_nb.engines._llm_agents import (
     report_prompt,
     select_prompt,
 )
-from research_nb.engines._llm_models import check_local_model
-from research_nb.engines._llm_render import (
+from research_nb.engines.llm._models import check_local_model
+from research_nb.engines.llm._render import (
     DOCUMENTS,
     SEARCHED,
     notes_of,
@@ -49,7 +49,7 @@ from research_nb.engines._llm_render import (
     strip_links,
     verified_findings,
 )
-from research_nb.engines._llm_session import (
+from research_nb.engines.llm._session import (
     EngineConfig,
     Found,
     ModelCallFailed,
@@ -59,9 +59,9 @@ from research_nb.engines._llm_session import (
     model_spec,
     open_session,
 )
-from research_nb.engines._usage import BudgetExhausted
-from research_nb.engines._verify import Verdict, verify
-from research_nb.engines.offline import question_of
+from research_nb.engines.llm._usage import BudgetExhausted
+from research_nb.engines.llm._verify import Verdict, verify
+from research_nb.engines.offline._engine import question_of
 from research_nb.models.clarification import ClarificationChoice, ClarificationQuestion, ClarificationRequest
 from research_nb.models.research import (
     Finding,

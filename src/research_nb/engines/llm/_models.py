@@ -33,8 +33,8 @@ from pydantic_ai.settings import ModelSettings
 from research_nb.core.cassette import Cassette
 from research_nb.core.errors import ConfigurationError
 from research_nb.core.retry import TRANSIENT_STATUSES, Transient
-from research_nb.engines._llm_keys import KeyRing
-from research_nb.engines._usage import StageUsage, UsageMeter
+from research_nb.engines.llm._keys import KeyRing
+from research_nb.engines.llm._usage import StageUsage, UsageMeter
 from research_nb.sources._http import is_local_host
 
 #: Message fields that differ between two runs of the same request; a cassette key ignores them.

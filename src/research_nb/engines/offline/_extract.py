@@ -9,11 +9,11 @@ section does not repeat itself. Output is in reading order and fully determinist
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from research_nb.engines._fields import FIELD_LINE
 from research_nb.engines._text import Sentence, jaccard, sentences, terms
 from research_nb.models.research import Finding, Passage, SubQuestion
 
@@ -22,9 +22,6 @@ _MMR_LAMBDA = 0.7
 _DUPLICATE = 0.8
 _SAME_DOCUMENT = 0.5
 _SEED_DOCUMENTS = 3
-_FIELD_LINE = re.compile(r"^(?P<field>[^:\n]{2,80}):\s+(?P<value>\S.*)$")
-_CELL_CHARS = 70
-_QUANTITY = re.compile(r"^[-+]?[$€£¥]?\s?-?[0-9]")
 
 
 @dataclass(frozen=True)
@@ -102,7 +99,7 @@ def _usable(text: str, found: list[Sentence]) -> list[Sentence]:
     for sentence in found:
         line_start = text.rfind("\n", 0, sentence.start) + 1
         line_end = text.find("\n", sentence.start)
-        match = _FIELD_LINE.match(text[line_start : line_end if line_end >= 0 else len(text)])
+        match = FIELD_LINE.match(text[line_start : line_end if line_end >= 0 else len(text)])
         if match is not None:
             if match.group("field").strip().lower().startswith("note"):
                 continue
@@ -162,49 +159,3 @@ def _document_order(candidate: _Candidate, passages: Sequence[Passage]) -> int:
         if passage.document_id == candidate.passage.document_id:
             return index
     return len(passages)
-
-
-# -- side-by-side fields --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FieldValue:
-    field: str
-    value: str  # a prefix of the passage's first line after "Field: ", so it is a verbatim quote
-    passage: Passage
-
-
-def field_value(passage: Passage) -> FieldValue | None:
-    """The `Field: value` a data passage states on its first line (World Factbook style), if any."""
-    first_line = passage.text.split("\n", 1)[0].strip()
-    match = _FIELD_LINE.match(first_line)
-    if match is None:
-        return None
-    field = match.group("field").strip()
-    if passage.location.heading and field != passage.location.heading:
-        return None  # a composite field ("GDP - composition, by sector of origin, agriculture: 2%") is no one value
-    return FieldValue(field=field, value=_short(match.group("value")), passage=passage)
-
-
-def is_quantity(value: str) -> bool:
-    """A figure ("$91,100 (2024 est.)", "4%", "3.042 million") rather than a list of words."""
-    return bool(_QUANTITY.match(value))
-
-
-def is_field_line(text: str) -> bool:
-    return _FIELD_LINE.match(text) is not None
-
-
-def _short(value: str) -> str:
-    """Cut a long value at a natural break outside parentheses, keeping it a prefix of the original (so still a
-    verbatim quote)."""
-    if len(value) <= _CELL_CHARS:
-        return value
-    depth, breaks = 0, {"; ": -1, ", ": -1, " ": -1}
-    for i, char in enumerate(value[:_CELL_CHARS]):
-        depth += (char == "(") - (char == ")")
-        for mark in breaks:
-            if depth == 0 and value.startswith(mark, i) and i > 20:
-                breaks[mark] = i
-    cut = next((breaks[m] for m in ("; ", ", ", " ") if breaks[m] > 0), _CELL_CHARS)
-    return value[:cut]

@@ -25,9 +25,9 @@ from research_nb.core.cassette import Cassette, CassetteMissError
 from research_nb.core.errors import ConfigurationError, EngineError
 from research_nb.core.protocols import StageContext
 from research_nb.core.retry import RetryPolicy, retrying
-from research_nb.engines._llm_keys import KeyRing
-from research_nb.engines._llm_models import ReplayModel, RunModel, classify_model_error, resolve_model
-from research_nb.engines._usage import BudgetExhausted, StageUsage, UsageMeter
+from research_nb.engines.llm._keys import KeyRing
+from research_nb.engines.llm._models import ReplayModel, RunModel, classify_model_error, resolve_model
+from research_nb.engines.llm._usage import BudgetExhausted, StageUsage, UsageMeter
 from research_nb.models.research import Passage, ResearchOptions, Source
 from research_nb.sources._http import LocalOnlyTransport, TransportFactory, web_client
 from research_nb.sources.corpus import Corpus

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pydantic_ai import Agent
 
-from research_nb.engines._verify import Claim
+from research_nb.engines.llm._verify import Claim
 from research_nb.models.research import Finding, Passage, SubQuestion
 
 MAX_SUB_QUESTIONS = 8
