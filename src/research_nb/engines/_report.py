@@ -198,15 +198,19 @@ def write_report(data: ReportInput) -> ResearchReport:
     if data.footer:
         lines += ["", *data.footer]
 
-    summary_text = " ".join(f.text for f in key)
+    summary = [plain(line) for line in data.answer.statements] if data.answer else [f.text for f in key]
+    summary_text = " ".join(summary)
+    if data.partial_note:
+        summary_text = f"Partial report: {data.partial_note} {summary_text}".strip()
+    conclusion = _conclusion(summary, references, data)
     return ResearchReport(
         title=state.user_query,
         executive_summary=summary_text,
-        introduction=f"This report answers: {state.user_query}",
+        introduction=_introduction(state, data),
         methodology=data.methodology or _methodology(state, data),
         sections=sections,
-        conclusion=summary_text,
-        conclusions=[f.text for f in key],
+        conclusion=conclusion,
+        conclusions=[conclusion],
         references=references,
         metadata=ReportMetadata(
             engine=data.engine,
@@ -231,6 +235,30 @@ def _key_findings(findings: Sequence[Finding], by_sub: dict[str, list[Finding]],
         ranked = sorted(sub_findings, key=lambda f: (-f.score, f.passage_ids[0]))
         key.extend(ranked[:per_sub])
     return key
+
+
+def _introduction(state: ResearchState, data: ReportInput) -> str:
+    """What was asked and how the engine read it."""
+    plan = state.brief.plan if state.brief else None
+    subs = state.brief.sub_questions if state.brief else []
+    read = f" It was read as a {plan.kind} question ({plan.describe()})." if plan is not None else ""
+    parts = (
+        f" It was researched as {len(subs)} sub-questions: " + "; ".join(sq.question for sq in subs) + "."
+        if len(subs) > 1
+        else ""
+    )
+    return f"The question: {state.user_query}.{read}{parts}"
+
+
+def _conclusion(summary: Sequence[str], references: Sequence[Reference], data: ReportInput) -> str:
+    """A conclusion of its own: the answer in one sentence, and what it rests on."""
+    documents = sorted({r.title.split(" — ")[0] for r in references})
+    if not summary:
+        return "The searched documents do not answer this question; nothing was cited."
+    named = ", ".join(documents[:5]) + (f" and {len(documents) - 5} more" if len(documents) > 5 else "")
+    rests = f"{_count(len(references), 'cited passage')} from {_count(len(documents), 'document')} ({named})"
+    partial = " The run stopped early, so the evidence is incomplete." if data.partial_note else ""
+    return f"In short: {summary[0]} This rests on {rests}.{partial}"
 
 
 def _answer_sections(answer: AnswerBlock, citations: _Citations) -> list[ReportSection]:

@@ -102,8 +102,14 @@ def _whose(record: Record) -> Line:
 
 
 def _evidence(record: Record) -> EvidenceSection:
-    """The passage a value comes from, line by line: the deciding value and what the source says beside it."""
-    lines = [line for line in record.passage.text.split("\n") if line.strip()][:_EVIDENCE_LINES]
+    """The lines of the passage that state the value (other years of it, its note): the deciding value and what
+    the source says beside it, without the field's other parts."""
+    own = {r.line for r in records_of(record.document_id, record.document, record.passage) if r.part == record.part}
+    lines = [
+        line
+        for number, line in enumerate(record.passage.text.split("\n"))
+        if line.strip() and (number in own or line.lower().startswith("note"))
+    ][:_EVIDENCE_LINES]
     return EvidenceSection(
         title=f"{record.document}: {record.field}",
         lines=tuple((Quote(line, record.passage.id),) for line in lines),
@@ -240,10 +246,20 @@ def _ranking(plan: QuestionPlan, retrieved: _Retrieved) -> AnswerBlock | None:
         statements.append((*lead, "."))
     else:
         top = ranked[0]
+        name = Quote(top.document, top.passage.id, cite=False)
         statements.append(
-            (Quote(top.document, top.passage.id, cite=False), f" has the {best} ", _field_quote(top), " in ", group_quote,
-             when, ": ", Quote(_figure(top), top.passage.id), ".")
-        )  # fmt: skip
+            (
+                name,
+                f" has the {best} ",
+                _field_quote(top),
+                " in ",
+                group_quote,
+                when,
+                ": ",
+                Quote(_figure(top), top.passage.id),
+                ".",
+            )
+        )
         if len(ranked) > 1:
             statements.append(("Next: ", *_value_of(ranked[1]), "."))
     if (

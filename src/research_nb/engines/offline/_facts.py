@@ -27,6 +27,7 @@ GROUP_FIELDS = ("Region",)
 #: A document that states one of these is not a sovereign country (a territory, a dependency, an ocean).
 _DEPENDENT_FIELDS = frozenset({"Dependency status"})
 _SOVEREIGN_FIELD = "Independence"
+_MANY_DOCUMENTS = 20
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Record:
     value: str
     passage: Passage
     line: int  # position among the lines of its passage (0: the first, which is the newest year)
+    keyed: bool = True  # written as `Field[, part]: value` (False: a prose passage's first line)
 
     @cached_property
     def quantity(self) -> Quantity | None:
@@ -84,6 +86,7 @@ class CorpusFacts:
     def __init__(self, documents: Iterable[tuple[str, str, Sequence[Passage]]]) -> None:
         self.documents: dict[str, DocumentFacts] = {}
         self.parts: dict[str, dict[str | None, int]] = {}  # field -> part -> how many documents state it
+        self.keyed: dict[str, int] = {}  # field -> how many documents state it as `Field: value` lines
         self.group_members: dict[str, list[str]] = {}
         for document_id, title, passages in documents:
             facts = DocumentFacts(document_id, title)
@@ -96,11 +99,19 @@ class CorpusFacts:
                     seen.add(record.key)
                     counts = self.parts.setdefault(record.field, {})
                     counts[record.part] = counts.get(record.part, 0) + 1
+            for name in {r.field for r in facts.records if r.keyed}:
+                self.keyed[name] = self.keyed.get(name, 0) + 1
             for group in facts.groups():
                 self.group_members.setdefault(group, []).append(document_id)
 
     def fields(self) -> list[str]:
         return sorted(self.parts)
+
+    def is_data_field(self, name: str) -> bool:
+        """A field documents state as data: as `Field: value` lines in two or more documents, or under the same
+        heading in many (a long list such as "International organization participation"). A heading of a user's
+        notes ("Introduction") is not one."""
+        return self.keyed.get(name, 0) >= 2 or max(self.parts.get(name, {None: 0}).values()) >= _MANY_DOCUMENTS
 
     def is_numeric(self, name: str, part: str | None) -> bool:
         """Whether most documents state this field as a figure."""
@@ -119,7 +130,7 @@ def records_of(document_id: str, title: str, passage: Passage) -> list[Record]:
         match = _KEY_VALUE.match(line.strip())
         if match is None:
             if number == 0:  # a prose field: the whole line is its value
-                found.append(Record(document_id, title, heading, None, line.strip(), passage, number))
+                found.append(Record(document_id, title, heading, None, line.strip(), passage, number, keyed=False))
             continue
         key, value = match.group("key").strip(), match.group("value").strip()
         if key.lower().startswith("note"):
@@ -129,7 +140,7 @@ def records_of(document_id: str, title: str, passage: Passage) -> list[Record]:
         elif key.startswith(heading + ","):
             part = key[len(heading) + 1 :].strip()
         elif number == 0 and not found:
-            found.append(Record(document_id, title, heading, None, line.strip(), passage, number))
+            found.append(Record(document_id, title, heading, None, line.strip(), passage, number, keyed=False))
             continue
         else:
             part = key

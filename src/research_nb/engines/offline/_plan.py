@@ -58,13 +58,16 @@ _ORGANISATIONS = {
     "european union": "EU", "eu": "EU", "united nations": "UN", "un": "UN", "nato": "NATO",
     "north atlantic treaty organization": "NATO", "african union": "AU", "world trade organization": "WTO",
     "wto": "WTO", "opec": "OPEC", "asean": "ASEAN", "oecd": "OECD", "commonwealth": "C", "g20": "G-20",
-    "g-20": "G-20", "g7": "G-7", "g-7": "G-7", "schengen": "Schengen Convention", "schengen area": "Schengen Convention",
+    "g-20": "G-20", "g7": "G-7", "g-7": "G-7", "schengen": "Schengen Convention",
+    "schengen area": "Schengen Convention",
     "arab league": "AL", "organization of american states": "OAS", "imf": "IMF", "efta": "EFTA",
     "international monetary fund": "IMF", "world health organization": "WHO", "mercosur": "Mercosur",
 }  # fmt: skip
 _MEMBERSHIP = re.compile(r"\b(member|members|membership|belong|belongs|in|part|join|joined|participate)\b")
-_CLAUSE = re.compile(r"(?:,\s*(?:and|but)\s+|;\s*|\?\s+|\s+and\s+)(?=(?:how|what|which|who|where|when|why|is|are|does|do)\b)",
-                     re.IGNORECASE)  # fmt: skip
+_CLAUSE = re.compile(
+    r"(?:,\s*(?:and|but)\s+|;\s*|\?\s+|\s+and\s+)(?=(?:how|what|which|who|where|when|why|is|are|does|do)\b)",
+    re.IGNORECASE,
+)
 
 
 def plan_question(question: str, titles: TitleIndex, facts: CorpusFacts, vocabulary: FieldVocabulary) -> QuestionPlan:
@@ -200,7 +203,8 @@ def _organisation(question: str, mentions: Sequence[Mention], entities: Sequence
             len(name) > 3 or re.search(rf"\b{name.upper()}\b", question)
         ):
             return _ORGANISATIONS[name]
-    for token in re.findall(r"\b[A-Z][A-Z0-9-]{1,7}\b", question):
+    tokens: list[str] = re.findall(r"\b[A-Z][A-Z0-9-]{1,7}\b", question)
+    for token in tokens:
         named = re.search(
             rf"\b(?:member|members|belongs?|join|joined|part|participates?)\b.*\b{re.escape(token)}\b", question
         )

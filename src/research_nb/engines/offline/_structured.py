@@ -15,6 +15,7 @@ from research_nb.engines._report import AnswerBlock, Quote, plain
 from research_nb.engines.offline._answer import compose
 from research_nb.engines.offline._facts import GROUP_FIELDS, Record
 from research_nb.engines.offline._knowledge import Knowledge
+from research_nb.engines.offline._prose import yes_no_answer
 from research_nb.models.research import Finding, Passage, QuestionPlan, ResearchBrief, ResearchState, SubQuestion
 from research_nb.sources.corpus import Corpus
 
@@ -81,8 +82,10 @@ def lookup(ctx: StageContext, corpus: Corpus, knowledge: Knowledge, plan: Questi
 def answer_of(state: ResearchState, knowledge: Knowledge) -> AnswerBlock | None:
     """The composed answer of a planned run, from the passages it retrieved (None: not decided by them)."""
     plan = state.brief.plan if state.brief else None
-    if plan is None or plan.kind not in STRUCTURED:
+    if plan is None:
         return None
+    if plan.kind not in STRUCTURED:  # a yes/no question about named things is answered from their prose
+        return yes_no_answer(state.user_query, plan.entities, documents_of(plan, knowledge), state.passages)
     titles = {p.document_id: p.title.split(" — ")[0] for p in state.passages}
     return compose(plan, documents_of(plan, knowledge), state.passages, titles)
 

@@ -31,10 +31,20 @@ _LEXICON: tuple[tuple[str, str, int], ...] = (
         "area total",
         1,
     ),
-    ("populous|populated|inhabitants|residents|population size|how many live|headcount", "population total", 1),
-    ("aging|ageing|average age", "median age total", 1),
     (
-        "live longer|live longest|lifespan|life span|longevity|how long people live|lives longest",
+        "populous|populated|inhabitants|residents|population size|how many people|number of people|headcount",
+        "population total",
+        1,
+    ),
+    (
+        "aging|ageing|average age|older population|oldest population|younger population|youngest population|"
+        "population age|age of the population",
+        "median age total",
+        1,
+    ),
+    (
+        "live longer|live longest|lifespan|life span|longevity|how long people live|how long do people live|"
+        "how long does a person live|lives longest|people live longest",
         "life expectancy at birth total population",
         1,
     ),
@@ -111,7 +121,11 @@ _LEXICON: tuple[tuple[str, str, int], ...] = (
     ("religions|religion|faith|faiths|believe", "religions", 1),
     ("ethnicities|ethnicity|ethnic", "ethnic groups", 1),
     ("read and write|literate|literacy", "literacy total population", 1),
-    ("children per woman|fertility", "total fertility rate", 1),
+    (
+        "children per woman|children does a woman|children a woman|children do women|births per woman|fertility",
+        "total fertility rate",
+        1,
+    ),
     ("infant deaths|babies die|infant mortality", "infant mortality rate total", 1),
     (
         "spend on the military|military spending|defence spending|defense spending|military budget",
@@ -142,7 +156,7 @@ _DIRECTION_TERMS = frozenset(terms(" ".join(_DIRECTION_UP | _DIRECTION_DOWN)))
 _HEADLINE_PARTS: tuple[str | None, ...] = (None, "total", "total population", "name")
 #: A match that says this share of a field's name names that field outright; below it, the fallback words
 #: ("bigger", "people") may name a field better.
-_CONFIDENT = 0.5
+_CONFIDENT = 0.6
 
 
 @dataclass(frozen=True)
@@ -161,7 +175,11 @@ class FieldVocabulary:
         self._facts = facts
         # A field that is only a note ("People - note") is commentary, not an attribute a question asks for.
         # Field names keep every word ("Area - comparative" is not "Area"), so they are analysed as the index does.
-        self._field_terms = {name: frozenset(analyze(name)) for name in facts.parts if not name.endswith("note")}
+        self._field_terms = {
+            name: frozenset(analyze(name))
+            for name in facts.parts
+            if not name.endswith("note") and facts.is_data_field(name)
+        }
         self._part_terms = {
             (name, part): frozenset(analyze(part))
             for name, parts in facts.parts.items()
