@@ -104,6 +104,7 @@ class ReportInput:
     answer: AnswerBlock | None = None  # an answer composed by the engine: opens the report, replaces the summary
     summary_title: str = "Key findings"
     labels: dict[str, str] | None = None  # finding text -> whose it is ("Japan"), shown before it in the summary
+    answer_note: str | None = None  # said first in the summary: why the answer is not a direct one
 
 
 class _Citations:
@@ -169,6 +170,8 @@ def write_report(data: ReportInput) -> ResearchReport:
         ]
         if not summary_lines:
             summary_lines = ["_Nothing in the searched documents answers this question._"]
+        if data.answer_note:
+            summary_lines = [escape(data.answer_note), "", *summary_lines]
         lines += [f"## {data.summary_title}", "", *summary_lines, ""]
         sections.append(
             ReportSection(title=data.summary_title, content="\n".join(summary_lines), citations=summary_cites)

@@ -112,7 +112,9 @@ def _factbook_country(path: Path, data: dict[str, Any]) -> LoadedDocument:
 
     def add(section: str, field_name: str, text: str) -> None:
         nonlocal offset
-        chunks.append(Chunk(text, heading=field_name, title=f"{name} — {section}", start=offset, end=offset + len(text)))
+        chunks.append(
+            Chunk(text, heading=field_name, title=f"{name} — {section}", start=offset, end=offset + len(text))
+        )
         offset += len(text) + 2  # a country's document text is its passages joined with blank lines
 
     if path.parent.name in FACTBOOK_REGIONS:

@@ -27,7 +27,14 @@ from research_nb.engines.offline._extract import FINDINGS_PER_SUB_QUESTION, sele
 from research_nb.engines.offline._knowledge import Knowledge
 from research_nb.engines.offline._plan import plan_question
 from research_nb.engines.offline._query import TitleIndex, analyse, make_brief
-from research_nb.engines.offline._structured import STRUCTURED, answer_of, findings_of, lookup, structured_brief
+from research_nb.engines.offline._structured import (
+    STRUCTURED,
+    answer_of,
+    findings_of,
+    lookup,
+    structured_brief,
+    undecided_note,
+)
 from research_nb.models.clarification import ClarificationChoice, ClarificationQuestion, ClarificationRequest
 from research_nb.models.research import (
     Finding,
@@ -103,7 +110,10 @@ class OfflineEngine:
 
     async def brief(self, ctx: StageContext) -> ResearchBrief:
         _, knowledge = await self._open(ctx)
-        return _brief(question_of(ctx.state), knowledge)
+        brief = _brief(question_of(ctx.state), knowledge)
+        if brief.plan is not None:
+            ctx.log(f"read as: {brief.plan.describe()}")
+        return brief
 
     async def research(self, ctx: StageContext) -> None:
         corpus, knowledge = await self._open(ctx)
@@ -379,6 +389,7 @@ def _report(
             answer=answer,
             summary_title="Answer",
             labels=_labels(state, findings),
+            answer_note=None if answer is not None else undecided_note(state),
         )
     )
 

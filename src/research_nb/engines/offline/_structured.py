@@ -90,6 +90,18 @@ def answer_of(state: ResearchState, knowledge: Knowledge) -> AnswerBlock | None:
     return compose(plan, documents_of(plan, knowledge), state.passages, titles)
 
 
+def undecided_note(state: ResearchState) -> str | None:
+    """For a planned question its passages did not decide, what is missing (said before the closest passages)."""
+    plan = state.brief.plan if state.brief else None
+    if plan is None or plan.kind not in STRUCTURED or plan.attribute is None:
+        return None
+    about = ", ".join(plan.entities or plan.groups) or "it"
+    return (
+        f"The searched documents do not decide this question: they state no {plan.attribute} for {about}. "
+        "The passages closest to it follow."
+    )
+
+
 def findings_of(answer: AnswerBlock, brief: ResearchBrief) -> list[Finding]:
     """The answer's statements as findings (for machines: the API's report, the saved state)."""
     sub = brief.sub_questions[0].id if brief.sub_questions else "sq1"
