@@ -20,7 +20,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 async def run(question: str, **options: object) -> ResearchState:
-    state = await ResearchWorkflow().run(question, options=ResearchOptions.model_validate({"clarify": False, **options}))
+    state = await ResearchWorkflow().run(
+        question, options=ResearchOptions.model_validate({"clarify": False, **options})
+    )
     assert state.current_stage is ResearchStage.COMPLETED, state.error_message
     assert state.report is not None
     return state

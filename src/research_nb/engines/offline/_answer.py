@@ -213,18 +213,18 @@ def _ranking(plan: QuestionPlan, retrieved: _Retrieved) -> AnswerBlock | None:
     field, part = plan.attribute or "", plan.attribute_detail
     year = plan.years[-1] if plan.years else None
     ranked: list[Record] = []
-    missing: list[str] = []
+    missing: list[Record] = []  # the group records of members with no figure (what says they belong)
     for document_id in retrieved.members(group):
         records = retrieved.get(document_id, field, part)
         record = _of_year(records, year) if year else _newest(records)
-        if record is None or record.quantity is None:
-            missing.append(retrieved.titles.get(document_id, document_id))
-        else:
+        if record is not None and record.quantity is not None:
             ranked.append(record)
+        elif (member := retrieved.group_record(document_id, group)) is not None:
+            missing.append(member)
     if not ranked:
         return None
     unit = _main_unit(ranked)
-    incomparable = [r.document for r in ranked if r.quantity is not None and r.quantity.unit != unit]
+    incomparable = [r for r in ranked if r.quantity is not None and r.quantity.unit != unit]
     ranked = sorted((r for r in ranked if r.quantity is not None and r.quantity.unit == unit),
                     key=lambda r: _order_key(r, plan.operation))  # fmt: skip
     best = _superlative(ranked[0], plan.operation)
@@ -234,7 +234,7 @@ def _ranking(plan: QuestionPlan, retrieved: _Retrieved) -> AnswerBlock | None:
     if plan.kind == "topn":
         count = min(plan.count or 3, len(ranked))
         lead: list[str | Quote] = [
-            f"The {count} countries of ",
+            "The countries of ",
             group_quote,
             f" with the {best} ",
             _field_quote(ranked[0]),
@@ -271,18 +271,19 @@ def _ranking(plan: QuestionPlan, retrieved: _Retrieved) -> AnswerBlock | None:
         statements.append(("The first two are tied.",))
     years = sorted({r.quantity.year for r in ranked if r.quantity and r.quantity.year})
     if not year and len(years) > 1:
-        statements.append((f"The latest figures are not all from the same year ({years[0]}–{years[-1]}).",))
+        statements.append(("The latest figures are not all from the same year.",))
     rows = tuple(
         ((f"{n}",), (Quote(r.document, r.passage.id, cite=False),), (Quote(r.value, r.passage.id),))
         for n, r in enumerate(ranked, start=1)
     )
     notes: list[Line] = []
     if missing:
-        notes.append(
-            (f"No {'figure for ' + str(year) if year else 'figure'} in the searched documents: {', '.join(missing)}.",)
-        )
+        absent: list[str | Quote] = [f"No figure{when} in the searched documents: "]
+        for n, member in enumerate(missing):
+            absent += [*(", " if n else ""), Quote(member.document, member.passage.id)]
+        notes.append((*absent, "."))
     if incomparable:
-        notes.append((f"Left out, stated in another unit: {', '.join(incomparable)}.",))
+        notes += [("Left out, stated in another unit: ", *_value_of(r), ".") for r in incomparable]
     table = EvidenceSection(title="Ranking", header=("#", "Country", ranked[0].field), rows=rows)
     sections = [table] + ([EvidenceSection(title="Not ranked", lines=tuple(notes))] if notes else [])
     return AnswerBlock(tuple(statements), tuple(sections))
