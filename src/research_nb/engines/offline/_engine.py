@@ -396,9 +396,7 @@ def _report(
 
 def _labels(state: ResearchState, findings: Sequence[Finding]) -> dict[str, str]:
     """Whose each finding is, by its document's title: a bare "Unemployment rate: 2.6%" or "He is ..." names its
-    subject this way. Comparisons label by entity already."""
-    if state.brief is not None and state.brief.comparison:
-        return {}
+    subject this way (in a comparison too: a sentence found for one entity may come from another's document)."""
     titles = {s.id: s.title for s in state.sources}
     labels = {}
     for finding in findings:
