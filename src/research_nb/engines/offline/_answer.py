@@ -30,7 +30,8 @@ class _Retrieved:
         by_document: dict[str, list[Record]] = {}
         for passage in passages:
             title = titles.get(passage.document_id) or passage.title.split(" — ")[0]
-            by_document.setdefault(passage.document_id, []).extend(records_of(passage.document_id, title, passage))
+            records = records_of(passage.document_id, title, passage.id, passage.location.heading, passage.text)
+            by_document.setdefault(passage.document_id, []).extend(records)
         return cls(by_document, {d: titles.get(d, "") for d in by_document})
 
     def get(self, document_id: str, field: str, part: str | None) -> list[Record]:
@@ -83,7 +84,7 @@ def _single(plan: QuestionPlan, documents: Sequence[str], retrieved: _Retrieved)
         record = _newest(retrieved.get(document_id, plan.attribute or "", plan.attribute_detail))
         if record is None:
             continue
-        statements.append((*_whose(record), ": ", Quote(record.value, record.passage.id), "."))
+        statements.append((*_whose(record), ": ", Quote(record.value, record.passage_id), "."))
         sections.append(_evidence(record))
     if not statements:
         return None
@@ -95,24 +96,28 @@ def _whose(record: Record) -> Line:
     name = record.document
     possessive = "'" if name.endswith("s") else "'s"
     return (
-        Quote(name, record.passage.id, cite=False),
+        Quote(name, record.passage_id, cite=False),
         f"{possessive} ",
-        Quote(record.describe_field(), record.passage.id, cite=False),
+        Quote(record.describe_field(), record.passage_id, cite=False),
     )
 
 
 def _evidence(record: Record) -> EvidenceSection:
     """The lines of the passage that state the value (other years of it, its note): the deciding value and what
     the source says beside it, without the field's other parts."""
-    own = {r.line for r in records_of(record.document_id, record.document, record.passage) if r.part == record.part}
+    own = {
+        r.line
+        for r in records_of(record.document_id, record.document, record.passage_id, record.field, record.text)
+        if r.part == record.part
+    }
     lines = [
         line
-        for number, line in enumerate(record.passage.text.split("\n"))
+        for number, line in enumerate(record.text.split("\n"))
         if line.strip() and (number in own or line.lower().startswith("note"))
     ][:_EVIDENCE_LINES]
     return EvidenceSection(
         title=f"{record.document}: {record.field}",
-        lines=tuple((Quote(line, record.passage.id),) for line in lines),
+        lines=tuple((Quote(line, record.passage_id),) for line in lines),
     )
 
 
@@ -141,11 +146,11 @@ def _comparison(plan: QuestionPlan, documents: Sequence[str], retrieved: _Retrie
         word = _comparative(winner, plan.operation)
         statements.append(
             (
-                Quote(winner.document, winner.passage.id, cite=False),
+                Quote(winner.document, winner.passage_id, cite=False),
                 f" has the {word} ",
                 _field_quote(winner),
                 ": ",
-                Quote(_figure(winner), winner.passage.id),
+                Quote(_figure(winner), winner.passage_id),
                 "; ",
                 *_value_of(runner_up),
                 ".",
@@ -158,7 +163,7 @@ def _comparison(plan: QuestionPlan, documents: Sequence[str], retrieved: _Retrie
     header = ("", *(retrieved.titles.get(d, d) for d, _ in values))
     row: list[Line] = [(_field_quote(winner, cite=False),)]
     for _, record in values:
-        row.append((Quote(record.value, record.passage.id),) if record else ("–",))
+        row.append((Quote(record.value, record.passage_id),) if record else ("–",))
     table = EvidenceSection(title="At a glance", header=header, rows=(tuple(row),))
     missing = [retrieved.titles.get(d, d) for d, r in values if r is None]
     if missing:
@@ -183,14 +188,14 @@ def _superlative(record: Record, operation: str | None) -> str:
 
 def _value_of(record: Record) -> Line:
     """ "Sweden: $63,300 [2]": whose the figure is, then the figure."""
-    return (Quote(record.document, record.passage.id, cite=False), ", ", Quote(_figure(record), record.passage.id))
+    return (Quote(record.document, record.passage_id, cite=False), ", ", Quote(_figure(record), record.passage_id))
 
 
 def _dated(record: Record) -> Line:
     return (
-        Quote(record.document, record.passage.id, cite=False),
+        Quote(record.document, record.passage_id, cite=False),
         ", ",
-        Quote(record.value, record.passage.id, cite=False),
+        Quote(record.value, record.passage_id, cite=False),
     )
 
 
@@ -200,7 +205,7 @@ def _figure(record: Record) -> str:
 
 
 def _field_quote(record: Record, *, cite: bool = False) -> Quote:
-    return Quote(record.describe_field(), record.passage.id, cite=cite)
+    return Quote(record.describe_field(), record.passage_id, cite=cite)
 
 
 # -- rankings over a group ------------------------------------------------------------------------------------
@@ -246,7 +251,7 @@ def _ranking(plan: QuestionPlan, retrieved: _Retrieved) -> AnswerBlock | None:
         statements.append((*lead, "."))
     else:
         top = ranked[0]
-        name = Quote(top.document, top.passage.id, cite=False)
+        name = Quote(top.document, top.passage_id, cite=False)
         statements.append(
             (
                 name,
@@ -256,7 +261,7 @@ def _ranking(plan: QuestionPlan, retrieved: _Retrieved) -> AnswerBlock | None:
                 group_quote,
                 when,
                 ": ",
-                Quote(_figure(top), top.passage.id),
+                Quote(_figure(top), top.passage_id),
                 ".",
             )
         )
@@ -273,14 +278,14 @@ def _ranking(plan: QuestionPlan, retrieved: _Retrieved) -> AnswerBlock | None:
     if not year and len(years) > 1:
         statements.append(("The latest figures are not all from the same year.",))
     rows = tuple(
-        ((f"{n}",), (Quote(r.document, r.passage.id, cite=False),), (Quote(r.value, r.passage.id),))
+        ((f"{n}",), (Quote(r.document, r.passage_id, cite=False),), (Quote(r.value, r.passage_id),))
         for n, r in enumerate(ranked, start=1)
     )
     notes: list[Line] = []
     if missing:
         absent: list[str | Quote] = [f"No figure{when} in the searched documents: "]
         for n, member in enumerate(missing):
-            absent += [*(", " if n else ""), Quote(member.document, member.passage.id)]
+            absent += [*(", " if n else ""), Quote(member.document, member.passage_id)]
         notes.append((*absent, "."))
     if incomparable:
         notes += [("Left out, stated in another unit: ", *_value_of(r), ".") for r in incomparable]
@@ -291,7 +296,7 @@ def _ranking(plan: QuestionPlan, retrieved: _Retrieved) -> AnswerBlock | None:
 
 def _group_quote(retrieved: _Retrieved, record: Record, group: str) -> str | Quote:
     found = retrieved.group_record(record.document_id, group)
-    return Quote(group, found.passage.id, cite=False) if found else group
+    return Quote(group, found.passage_id, cite=False) if found else group
 
 
 def _main_unit(records: Sequence[Record]) -> str:
@@ -330,14 +335,14 @@ def _trend(plan: QuestionPlan, documents: Sequence[str], retrieved: _Retrieved) 
     head = by_year[0]
     line: list[str | Quote] = [*_whose(head), ", year by year: "]
     for n, record in enumerate(by_year):
-        line += [*("; " if n else ""), Quote(record.value, record.passage.id, cite=n == len(by_year) - 1)]
+        line += [*("; " if n else ""), Quote(record.value, record.passage_id, cite=n == len(by_year) - 1)]
     statements: list[Line] = [(*line, ".")]
     start, end = by_year[0].quantity, by_year[-1].quantity
     if start is not None and end is not None:
         moved = "rose" if end.number > start.number else "fell" if end.number < start.number else "was unchanged"
         statements.append((f"From the first of these years to the last it {moved}.",))
     rows = tuple(
-        ((Quote(str(r.quantity.year), r.passage.id, cite=False),), (Quote(r.value, r.passage.id),))
+        ((Quote(str(r.quantity.year), r.passage_id, cite=False),), (Quote(r.value, r.passage_id),))
         for r in by_year
         if r.quantity
     )
@@ -369,7 +374,7 @@ def _yes_no(plan: QuestionPlan, documents: Sequence[str], retrieved: _Retrieved)
                 f"{word}: ",
                 *_whose(record),
                 f" lists {test} only as ",
-                Quote(qualified, record.passage.id),
+                Quote(qualified, record.passage_id),
                 ".",
             )
         else:
@@ -378,14 +383,14 @@ def _yes_no(plan: QuestionPlan, documents: Sequence[str], retrieved: _Retrieved)
         return AnswerBlock((statement,), (_whole_value(record),))
     holds = test.lower() in record.value.lower()
     yes = holds if plan.operation != "has" else not holds
-    statement = ("Yes" if yes else "No", ": ", *_whose(record), ": ", Quote(record.value, record.passage.id), ".")
+    statement = ("Yes" if yes else "No", ": ", *_whose(record), ": ", Quote(record.value, record.passage_id), ".")
     return AnswerBlock((statement,), (_evidence(record),))
 
 
 def _whole_value(record: Record) -> EvidenceSection:
     return EvidenceSection(
         title=f"{record.document}: {record.field}",
-        lines=((*_whose(record), ": ", Quote(record.value, record.passage.id)),),
+        lines=((*_whose(record), ": ", Quote(record.value, record.passage_id)),),
     )
 
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from research_nb.engines.offline._values import Quantity, parse_quantity
-from research_nb.models.research import Passage
 
 _KEY_VALUE = re.compile(r"^(?P<key>[^:\n]{1,120}?)\s*:\s+(?P<value>\S.*)$")
 #: The field a corpus may use to file documents in groups (the Factbook's region folders, said as a field).
@@ -32,14 +31,15 @@ _MANY_DOCUMENTS = 20
 
 @dataclass(frozen=True)
 class Record:
-    """One value a document states: `document`'s `field` (`part`) is `value`, said in `passage`."""
+    """One value a document states: `document`'s `field` (`part`) is `value`, said in passage `passage_id`."""
 
     document_id: str
     document: str
     field: str
     part: str | None
     value: str
-    passage: Passage
+    passage_id: str
+    text: str  # the whole text of its passage
     line: int  # position among the lines of its passage (0: the first, which is the newest year)
     keyed: bool = True  # written as `Field[, part]: value` (False: a prose passage's first line)
 
@@ -83,15 +83,16 @@ class DocumentFacts:
 class CorpusFacts:
     """All records of a corpus, by document and by field, built once per opened corpus."""
 
-    def __init__(self, documents: Iterable[tuple[str, str, Sequence[Passage]]]) -> None:
+    def __init__(self, documents: Iterable[tuple[str, str, Sequence[tuple[str, str, str]]]]) -> None:
+        """`documents`: (id, title, its passages as (passage id, heading, text)) for each document."""
         self.documents: dict[str, DocumentFacts] = {}
         self.parts: dict[str, dict[str | None, int]] = {}  # field -> part -> how many documents state it
         self.keyed: dict[str, int] = {}  # field -> how many documents state it as `Field: value` lines
         self.group_members: dict[str, list[str]] = {}
         for document_id, title, passages in documents:
             facts = DocumentFacts(document_id, title)
-            for passage in passages:
-                facts.records.extend(records_of(document_id, title, passage))
+            for passage_id, heading, text in passages:
+                facts.records.extend(records_of(document_id, title, passage_id, heading, text))
             self.documents[document_id] = facts
             seen: set[tuple[str, str | None]] = set()
             for record in facts.records:
@@ -119,18 +120,19 @@ class CorpusFacts:
         return bool(values) and sum(r.quantity is not None for r in values) * 2 > len(values)
 
 
-def records_of(document_id: str, title: str, passage: Passage) -> list[Record]:
+def records_of(document_id: str, title: str, passage_id: str, heading: str | None, text: str) -> list[Record]:
     """The records of one passage: its `Field[, part]: value` lines, or its first line as one prose value."""
-    heading = passage.location.heading
     if not heading:
         return []
     found: list[Record] = []
-    lines = passage.text.split("\n")
+    lines = text.split("\n")
     for number, line in enumerate(lines):
         match = _KEY_VALUE.match(line.strip())
         if match is None:
             if number == 0:  # a prose field: the whole line is its value
-                found.append(Record(document_id, title, heading, None, line.strip(), passage, number, keyed=False))
+                found.append(
+                    Record(document_id, title, heading, None, line.strip(), passage_id, text, number, keyed=False)
+                )
             continue
         key, value = match.group("key").strip(), match.group("value").strip()
         if key.lower().startswith("note"):
@@ -140,11 +142,11 @@ def records_of(document_id: str, title: str, passage: Passage) -> list[Record]:
         elif key.startswith(heading + ","):
             part = key[len(heading) + 1 :].strip()
         elif number == 0 and not found:
-            found.append(Record(document_id, title, heading, None, line.strip(), passage, number, keyed=False))
+            found.append(Record(document_id, title, heading, None, line.strip(), passage_id, text, number, keyed=False))
             continue
         else:
             part = key
-        found.append(Record(document_id, title, heading, part, value, passage, number))
+        found.append(Record(document_id, title, heading, part, value, passage_id, text, number))
     return found
 
 

@@ -27,7 +27,7 @@ class Knowledge:
     @classmethod
     def of(cls, corpus: Corpus) -> Knowledge:
         titles = corpus.titles()
-        facts = CorpusFacts((doc_id, title, corpus.passages_of(doc_id)) for doc_id, title in titles.items())
+        facts = CorpusFacts((doc_id, title, corpus.headed_texts(doc_id)) for doc_id, title in titles.items())
         aliases = {doc_id: other_names(facts, doc_id) for doc_id in titles}
         index = TitleIndex(titles, aliases=aliases, groups=sorted(facts.group_members))
         return cls(index, facts, FieldVocabulary(facts))

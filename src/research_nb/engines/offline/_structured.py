@@ -68,14 +68,15 @@ def lookup(ctx: StageContext, corpus: Corpus, knowledge: Knowledge, plan: Questi
         passages: list[Passage] = []
         for document_id in members:
             facts = knowledge.facts.documents[document_id]
-            passages += _passages([*facts.get(field, part)[:1], *(r for r in facts.records if r.field in GROUP_FIELDS)])
+            records = [*facts.get(field, part)[:1], *(r for r in facts.records if r.field in GROUP_FIELDS)]
+            passages += _passages(corpus, records)
         found_any = _record(ctx, corpus, passages, sub)
         return found_any
     for sub, document_id in zip(brief.sub_questions, documents_of(plan, knowledge), strict=False):
         ctx.progress(sub, "searching")
         facts = knowledge.facts.documents[document_id]
         records = facts.get(field, part) or [r for r in facts.records if r.field == field]
-        found_any = _record(ctx, corpus, _passages(records[:1]), sub) or found_any
+        found_any = _record(ctx, corpus, _passages(corpus, records[:1]), sub) or found_any
     return found_any
 
 
@@ -118,8 +119,10 @@ def findings_of(answer: AnswerBlock, brief: ResearchBrief) -> list[Finding]:
     return found
 
 
-def _passages(records: Sequence[Record]) -> list[Passage]:
-    return list({r.passage.id: r.passage.model_copy(update={"score": 1.0}) for r in records}.values())
+def _passages(corpus: Corpus, records: Sequence[Record]) -> list[Passage]:
+    """The passages that state `records`, once each, ranked alike (each holds what the question asks)."""
+    found = (corpus.passage(pid) for pid in dict.fromkeys(r.passage_id for r in records))
+    return [p.model_copy(update={"score": 1.0}) for p in found if p is not None]
 
 
 def _record(ctx: StageContext, corpus: Corpus, passages: list[Passage], sub: SubQuestion) -> bool:
