@@ -236,18 +236,8 @@ def _key_findings(findings: Sequence[Finding], by_sub: dict[str, list[Finding]],
     key: list[Finding] = []
     for sub_findings in by_sub.values():
         ranked = sorted(sub_findings, key=lambda f: (-f.score, f.passage_ids[0]))
-        # One sentence per document first: in a multi-hop question the answer is often in the second document
-        # (reached by following a name), whose sentences score lower than the first document's details.
-        firsts: dict[str, Finding] = {}
-        for finding in ranked:
-            firsts.setdefault(_document(state, finding), finding)
-        key.extend([*firsts.values(), *(f for f in ranked if f not in firsts.values())][:per_sub])
+        key.extend(ranked[:per_sub])
     return key
-
-
-def _document(state: ResearchState, finding: Finding) -> str:
-    passage = state.passage(finding.passage_ids[0])
-    return passage.document_id if passage else finding.passage_ids[0]
 
 
 def _introduction(state: ResearchState, data: ReportInput) -> str:

@@ -35,6 +35,7 @@ from research_nb.engines.offline._structured import (
     structured_brief,
     undecided_note,
 )
+from research_nb.engines.offline._summary import answer_sentences
 from research_nb.models.clarification import ClarificationChoice, ClarificationQuestion, ClarificationRequest
 from research_nb.models.research import (
     Finding,
@@ -387,6 +388,7 @@ def _report(
             documents_searched=searched if isinstance(searched, int) else 0,
             partial_note=partial_note,
             answer=answer,
+            summary=None if answer is not None else answer_sentences(state, findings),
             summary_title="Answer",
             labels=_labels(state, findings),
             answer_note=None if answer is not None else undecided_note(state),
