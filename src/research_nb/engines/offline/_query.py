@@ -164,8 +164,13 @@ def analyse(question: str, titles: TitleIndex) -> QueryAnalysis:
     aspect_words = [
         w for w in question_words if w not in STOPWORDS and w not in COMPARISON_WORDS and w not in entity_words
     ]
-    joined = len(entities) >= 2 and any(w in ("and", "or", "vs", "versus") for w in question_words)
-    comparison = len(entities) >= 2 and (joined or any(w in COMPARISON_WORDS for w in question_words))
+    # A comparison sets documents side by side: it needs two names the corpus has documents for. Capitalised words
+    # it does not know ("American", "February") stay in the question rather than becoming sub-questions.
+    compared = [e for e in entities if e.document_ids]
+    joined = len(compared) >= 2 and any(w in ("and", "or", "vs", "versus") for w in question_words)
+    comparison = len(compared) >= 2 and (joined or any(w in COMPARISON_WORDS for w in question_words))
+    if comparison:
+        entities = compared
     vague = not entities and len(aspect_words) < 2
     return QueryAnalysis(question, tuple(entities), " ".join(aspect_words), comparison, vague)
 
