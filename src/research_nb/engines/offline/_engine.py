@@ -260,7 +260,7 @@ def _brief(question: str, knowledge: Knowledge) -> ResearchBrief:
     is split by the entities it names."""
     plan = plan_question(question, knowledge.titles, knowledge.facts, knowledge.vocabulary)
     if plan.kind in STRUCTURED:
-        return structured_brief(question, plan, knowledge)
+        return structured_brief(question, plan)
     if plan.kind == "multipart":
         subs = [SubQuestion(id=f"sq{n}", question=part, queries=[part]) for n, part in enumerate(plan.parts, start=1)]
         return ResearchBrief(objective=question, sub_questions=subs, plan=plan)

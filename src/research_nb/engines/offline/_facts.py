@@ -53,7 +53,7 @@ class Record:
 
     def describe_field(self) -> str:
         """'unemployment rate', 'capital (name)': the field as the passage names it, for fixed wording."""
-        name = _lower_first(self.field)
+        name = lower_first(self.field)
         return f"{name} ({self.part})" if self.part else name
 
 
@@ -150,7 +150,7 @@ def records_of(document_id: str, title: str, passage_id: str, heading: str | Non
     return found
 
 
-def _lower_first(name: str) -> str:
+def lower_first(name: str) -> str:
     """'Unemployment rate' -> 'unemployment rate'; acronyms and names keep their capitals ('GDP', 'Internet')."""
     head = name.split(" ", 1)[0]
     if len(head) > 1 and head[1:].islower():

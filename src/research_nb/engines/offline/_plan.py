@@ -19,7 +19,8 @@ from research_nb.engines.offline._query import Mention, TitleIndex
 from research_nb.engines.offline._vocabulary import AttributeMatch, FieldVocabulary, direction
 from research_nb.models.research import QuestionPlan
 
-_YESNO_OPENERS = frozenset("is are does do has have was were can could did will".split())
+#: Words that open a yes/no question.
+YESNO_OPENERS = frozenset("is are was were do does did has have had can could will".split())
 _NUMBERS = {
     "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
     "twelve": 12, "fifteen": 15, "twenty": 20,
@@ -28,7 +29,7 @@ _TREND_WORDS = frozenset(
     "changed change changes trend trends evolved evolution developed development since each every over history "
     "grown risen fallen moved".split()
 )
-_LIST_OPENERS = ("list", "name", "which countries", "what are", "which are", "what natural", "which industries")
+_LIST_OPENERS = ("list", "name", "which countries", "what are", "which are")
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 #: Yes/no questions that test a field's value for a word: the phrases that ask it, the field, the word, and
 #: whether the phrase asks for its presence (+1) or absence (-1).
@@ -108,7 +109,7 @@ def _plan_one(question: str, titles: TitleIndex, facts: CorpusFacts, vocabulary:
     said = words(question)
     opener = said[0] if said else ""
     organisation = _organisation(question, mentions, entities)
-    if opener in _YESNO_OPENERS and (len(entities) == 1 or (organisation and len(entities) == 2)):
+    if opener in YESNO_OPENERS and (len(entities) == 1 or (organisation and len(entities) == 2)):
         return _yes_no(question, entities, organisation, names, vocabulary)
     match = vocabulary.match(question, ignore=names)
     if match is None:
@@ -173,7 +174,7 @@ def _yes_no(
     match = vocabulary.match(question, ignore=names)
     if match is None:
         return _overview(entities, [], [])
-    content = [w for w in words(_without(question, names)) if w not in _FILLER and w not in _YESNO_OPENERS]
+    content = [w for w in words(_without(question, names)) if w not in _FILLER and w not in YESNO_OPENERS]
     return QuestionPlan(
         kind="yesno",
         entities=subject,

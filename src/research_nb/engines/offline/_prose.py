@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 from research_nb.engines._report import AnswerBlock, EvidenceSection, Line, Quote
 from research_nb.engines._text import Sentence, sentences, terms, words
+from research_nb.engines.offline._plan import YESNO_OPENERS
 from research_nb.models.research import Passage
 
-_OPENERS = frozenset("is are was were do does did has have had can could".split())
 _NOT_ASKED = frozenset(terms("both same all also either each other known"))
 
 
@@ -25,7 +25,7 @@ def yes_no_answer(
     """The yes/no answer to `question` about the `documents` it names (ids, with their `names`), or None when it
     is not such a question or a document was not retrieved."""
     said = words(question)
-    if len(documents) < 2 or not said or said[0] not in _OPENERS:
+    if len(documents) < 2 or not said or said[0] not in YESNO_OPENERS:
         return None
     named = {t for name in names for t in terms(name)}
     asked = [t for t in dict.fromkeys(terms(question)) if t not in named and t not in _NOT_ASKED]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from research_nb.core.protocols import StageContext
 from research_nb.engines._report import AnswerBlock, Quote, plain
 from research_nb.engines.offline._answer import compose
-from research_nb.engines.offline._facts import GROUP_FIELDS, Record
+from research_nb.engines.offline._facts import GROUP_FIELDS, Record, lower_first
 from research_nb.engines.offline._knowledge import Knowledge
 from research_nb.engines.offline._prose import yes_no_answer
 from research_nb.models.research import Finding, Passage, QuestionPlan, ResearchBrief, ResearchState, SubQuestion
@@ -33,9 +33,9 @@ def documents_of(plan: QuestionPlan, knowledge: Knowledge) -> list[str]:
     return found
 
 
-def structured_brief(question: str, plan: QuestionPlan, knowledge: Knowledge) -> ResearchBrief:
+def structured_brief(question: str, plan: QuestionPlan) -> ResearchBrief:
     """Readable sub-questions for a planned question: one per entity, or one for the whole group."""
-    field = _field_words(plan, knowledge)
+    field = _field_words(plan)
     when = f" in {plan.years[-1]}" if plan.years and plan.kind in ("superlative", "topn") else ""
     if plan.kind in ("superlative", "topn"):
         group = plan.groups[0]
@@ -133,7 +133,6 @@ def _record(ctx: StageContext, corpus: Corpus, passages: list[Passage], sub: Sub
     return bool(passages)
 
 
-def _field_words(plan: QuestionPlan, knowledge: Knowledge) -> str:
-    field = plan.attribute or ""
-    name = field[:1].lower() + field[1:] if field[1:2].islower() else field
+def _field_words(plan: QuestionPlan) -> str:
+    name = lower_first(plan.attribute or "")
     return f"{name} ({plan.attribute_detail})" if plan.attribute_detail else name
