@@ -195,3 +195,13 @@ async def test_conclusion_and_introduction_are_their_own() -> None:
     assert report is not None and report.conclusion and report.introduction
     assert report.conclusion != report.executive_summary
     assert "comparison" in report.introduction and report.conclusion.startswith("In short: ")
+
+
+async def test_each_part_of_a_multi_part_question_is_answered_and_a_bare_clause_is_about_the_one_before(
+    factbook: Corpus,
+) -> None:
+    state = await run("What is the capital of Peru and what is its population?")
+    assert state.brief and state.brief.plan and state.brief.plan.kind == "multipart"
+    lines = unescape(answer_of(state)).split("\n\n")
+    assert lines[0].startswith("Peru's capital (name): " + value(factbook, "Peru", "Capital, name"))
+    assert lines[1].startswith("Peru's population (total): " + value(factbook, "Peru", "Population, total"))

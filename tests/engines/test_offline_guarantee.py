@@ -39,6 +39,7 @@ QUESTIONS = [
     ("Is Austria landlocked?", {}),
     ("Is Norway a member of the European Union?", {}),
     ("What is the unemployment rate of Antarctica?", {}),
+    ("What are the three most populous countries in South America, and which of them has the largest area?", {}),
     ("How do the economies of Norway and Sweden differ?", {}),
     ("What languages are spoken in Switzerland?", {}),
     (

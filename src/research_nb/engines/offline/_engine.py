@@ -32,6 +32,7 @@ from research_nb.engines.offline._structured import (
     answer_of,
     findings_of,
     lookup,
+    lookup_parts,
     structured_brief,
     undecided_note,
 )
@@ -125,6 +126,8 @@ class OfflineEngine:
         plan = brief.plan
         if plan is not None and plan.kind in STRUCTURED and lookup(ctx, corpus, knowledge, plan, brief):
             return
+        if plan is not None and plan.kind == "multipart":
+            brief = lookup_parts(ctx, corpus, knowledge, plan, brief)  # the parts left to research by search
         limit = asyncio.Semaphore(ctx.options.max_concurrency)
         k = ctx.options.max_search_results
 
@@ -164,14 +167,16 @@ class OfflineEngine:
     # answering cells and Cancel clicks meanwhile, and a cancel lands at the await.
     async def compress(self, ctx: StageContext) -> list[Finding]:
         _, knowledge = await self._open(ctx)
-        answer = answer_of(ctx.state, knowledge)
-        if answer is not None and ctx.state.brief is not None:
-            return findings_of(answer, ctx.state.brief)
+        brief = ctx.state.brief
+        if brief is not None and brief.plan is not None and brief.plan.kind != "multipart":
+            answer = answer_of(ctx.state, knowledge)
+            if answer is not None:
+                return findings_of(answer, brief)
         return await ctx.run_blocking(_findings, ctx.state, _named_documents(ctx.state, knowledge.titles))
 
     async def report(self, ctx: StageContext) -> ResearchReport:
         _, knowledge = await self._open(ctx)
-        answer = answer_of(ctx.state, knowledge)
+        answer = answer_of(ctx.state, knowledge, ctx.state.findings)
         return await ctx.run_blocking(_report, ctx.state, ctx.state.findings, None, answer)
 
     def partial_report(self, state: ResearchState) -> ResearchReport | None:

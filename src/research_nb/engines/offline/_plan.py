@@ -79,15 +79,28 @@ def plan_question(question: str, titles: TitleIndex, facts: CorpusFacts, vocabul
     return _plan_one(question, titles, facts, vocabulary)
 
 
+def plan_parts(
+    plan: QuestionPlan, titles: TitleIndex, facts: CorpusFacts, vocabulary: FieldVocabulary
+) -> list[QuestionPlan]:
+    """The plan of each clause of a multi-part question. A clause that names nothing ("and what is its
+    population?") is about what the clause before it names."""
+    plans: list[QuestionPlan] = []
+    for part in plan.parts:
+        carry = [*plans[-1].entities, *plans[-1].groups] if plans else []
+        plans.append(_plan_one(part, titles, facts, vocabulary, carry=carry))
+    return plans
+
+
 def split_clauses(question: str, titles: TitleIndex) -> list[str]:
     """The clauses of a multi-part question, each a readable question of its own ("Which competitors ... in
     Sweden?", "How high are electricity prices in southern Norway?"). A clause without a subject of its own
-    ("and what is the figure?") belongs to the one before it."""
+    ("and what is the figure?") belongs to the one before it; one that names nothing but asks something ("and what
+    is its population?") is a part about what the one before it names."""
     pieces = [p.strip(" ,;?") for p in _CLAUSE.split(question) if p and p.strip(" ,;?")]
     clauses: list[str] = []
     for piece in pieces:
         own = [w for w in words(piece) if w not in _FILLER]
-        if clauses and (len(own) < 2 or not (titles.mentions(piece) or len(own) >= 3)):
+        if clauses and not own:
             clauses[-1] = f"{clauses[-1]}, {piece}"
             continue
         clauses.append(piece)
@@ -100,10 +113,19 @@ _FILLER = frozenset(
 )
 
 
-def _plan_one(question: str, titles: TitleIndex, facts: CorpusFacts, vocabulary: FieldVocabulary) -> QuestionPlan:
+def _plan_one(
+    question: str,
+    titles: TitleIndex,
+    facts: CorpusFacts,
+    vocabulary: FieldVocabulary,
+    carry: Sequence[str] = (),
+) -> QuestionPlan:
     mentions = titles.mentions(question)
     groups = list(dict.fromkeys(m.group for m in mentions if m.group))
     entities = _entities(mentions)
+    if not entities and not groups and carry:  # "its population": what the clause before names
+        carried = [m for name in carry for m in titles.mentions(name)]
+        entities, groups = _entities(carried), list(dict.fromkeys(m.group for m in carried if m.group))
     names = [m.name for m in mentions]
     years = sorted({int(y) for y in _YEAR.findall(question)})
     said = words(question)

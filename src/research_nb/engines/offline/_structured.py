@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from research_nb.core.protocols import StageContext
-from research_nb.engines._report import AnswerBlock, Quote, plain
+from research_nb.engines._report import AnswerBlock, EvidenceSection, Line, Quote, plain
 from research_nb.engines.offline._answer import compose
 from research_nb.engines.offline._facts import GROUP_FIELDS, Record, lower_first
 from research_nb.engines.offline._knowledge import Knowledge
+from research_nb.engines.offline._plan import plan_parts
 from research_nb.engines.offline._prose import yes_no_answer
 from research_nb.models.research import Finding, Passage, QuestionPlan, ResearchBrief, ResearchState, SubQuestion
 from research_nb.sources.corpus import Corpus
@@ -80,15 +81,79 @@ def lookup(ctx: StageContext, corpus: Corpus, knowledge: Knowledge, plan: Questi
     return found_any
 
 
-def answer_of(state: ResearchState, knowledge: Knowledge) -> AnswerBlock | None:
-    """The composed answer of a planned run, from the passages it retrieved (None: not decided by them)."""
+def lookup_parts(
+    ctx: StageContext, corpus: Corpus, knowledge: Knowledge, plan: QuestionPlan, brief: ResearchBrief
+) -> ResearchBrief:
+    """Retrieve the passages of each planned part of a multi-part question under its own sub-question; the brief
+    of the parts left to research by search."""
+    left: list[SubQuestion] = []
+    for sub, part in zip(brief.sub_questions, _part_plans(plan, knowledge), strict=False):
+        if part.kind in STRUCTURED:
+            own = structured_brief(sub.question, part)
+            own.sub_questions = [s.model_copy(update={"id": sub.id}) for s in own.sub_questions]
+            if lookup(ctx, corpus, knowledge, part, own):
+                continue
+        left.append(sub)
+    return brief.model_copy(update={"sub_questions": left})
+
+
+def answer_of(state: ResearchState, knowledge: Knowledge, findings: Sequence[Finding] = ()) -> AnswerBlock | None:
+    """The composed answer of a planned run, from the passages it retrieved (None: not decided by them).
+    `findings`: the sentences found for the parts of a multi-part question that were researched by search."""
     plan = state.brief.plan if state.brief else None
-    if plan is None:
+    if plan is None or state.brief is None:
         return None
+    if plan.kind == "multipart":
+        return _parts_answer(state, knowledge, plan, state.brief, findings)
     if plan.kind not in STRUCTURED:  # a yes/no question about named things is answered from their prose
         return yes_no_answer(state.user_query, plan.entities, documents_of(plan, knowledge), state.passages)
-    titles = {p.document_id: p.title.split(" — ")[0] for p in state.passages}
-    return compose(plan, documents_of(plan, knowledge), state.passages, titles)
+    return compose(plan, documents_of(plan, knowledge), state.passages, _titles(state.passages))
+
+
+def _parts_answer(
+    state: ResearchState, knowledge: Knowledge, plan: QuestionPlan, brief: ResearchBrief, findings: Sequence[Finding]
+) -> AnswerBlock | None:
+    """Each part's answer in turn: composed for a planned part, its best sentence for one researched by search;
+    None when no part could be composed (the report then quotes the best sentences of every part)."""
+    statements: list[Line] = []
+    sections: list[EvidenceSection] = []
+    composed = False
+    for sub, part in zip(brief.sub_questions, _part_plans(plan, knowledge), strict=False):
+        passages = [p for p in state.passages if sub.id in p.sub_question_ids]
+        block = (
+            compose(part, documents_of(part, knowledge), passages, _titles(passages))
+            if part.kind in STRUCTURED
+            else None
+        )
+        if block is not None:
+            composed = True
+            statements += block.statements
+            sections += block.sections
+            continue
+        own = sorted((f for f in findings if f.sub_question_id == sub.id), key=lambda f: (-f.score, f.passage_ids[0]))
+        if own:
+            statements.append(_whose_sentence(state, own[0]))
+            lines = tuple(_whose_sentence(state, f) for f in own[1:])
+            if lines:
+                sections.append(EvidenceSection(title=sub.question, lines=lines))
+    return AnswerBlock(tuple(statements), tuple(sections)) if composed else None
+
+
+def _whose_sentence(state: ResearchState, finding: Finding) -> Line:
+    """ "Seychelles: <sentence> [n]": a sentence with the document it is from."""
+    passage = state.passage(finding.passage_ids[0])
+    sentence = Quote(finding.text, finding.passage_ids[0])
+    if passage is None:
+        return (sentence,)
+    return (Quote(passage.title.split(" — ")[0], passage.id, cite=False), ": ", sentence)
+
+
+def _part_plans(plan: QuestionPlan, knowledge: Knowledge) -> list[QuestionPlan]:
+    return plan_parts(plan, knowledge.titles, knowledge.facts, knowledge.vocabulary)
+
+
+def _titles(passages: Sequence[Passage]) -> dict[str, str]:
+    return {p.document_id: p.title.split(" — ")[0] for p in passages}
 
 
 def undecided_note(state: ResearchState) -> str | None:
