@@ -205,3 +205,24 @@ async def test_each_part_of_a_multi_part_question_is_answered_and_a_bare_clause_
     lines = unescape(answer_of(state)).split("\n\n")
     assert lines[0].startswith("Peru's capital (name): " + value(factbook, "Peru", "Capital, name"))
     assert lines[1].startswith("Peru's population (total): " + value(factbook, "Peru", "Population, total"))
+
+
+def _yearly(corpus: Corpus, country: str, field: str) -> dict[int, str]:
+    document = next(d for d, t in corpus.titles().items() if t == country)
+    passage = next(p for p in corpus.passages_of(document) if p.location.heading == field)
+    values = [line.split(": ", 1)[1] for line in passage.text.split("\n") if line.startswith(field + ":")]
+    return {int(re.search(r"\((\d{4})", v).group(1)): v for v in values}  # type: ignore[union-attr]
+
+
+async def test_a_figure_asked_for_a_year_is_that_year_s(factbook: Corpus) -> None:
+    by_year = _yearly(factbook, "Brazil", "Inflation rate (consumer prices)")
+    year = min(by_year)  # not the newest, which a question without a year gets
+    state = await run(f"What was Brazil's inflation rate in {year}?")
+    assert by_year[year] in unescape(answer_of(state)) and by_year[max(by_year)] not in unescape(answer_of(state))
+
+
+async def test_a_yes_no_question_about_a_trend_answers_with_the_movement(factbook: Corpus) -> None:
+    by_year = _yearly(factbook, "Italy", "Unemployment rate")
+    first, last = (figure(by_year[y]) for y in (min(by_year), max(by_year)))
+    state = await run(f"Has Italy's unemployment rate fallen since {min(by_year)}?")
+    assert unescape(answer_of(state)).startswith("Yes." if last < first else "No.")

@@ -81,7 +81,9 @@ def _single(plan: QuestionPlan, documents: Sequence[str], retrieved: _Retrieved)
     statements: list[Line] = []
     sections: list[EvidenceSection] = []
     for document_id in documents[:1]:
-        record = _newest(retrieved.get(document_id, plan.attribute or "", plan.attribute_detail))
+        records = retrieved.get(document_id, plan.attribute or "", plan.attribute_detail)
+        # The year asked for, when the field states it; else the newest value.
+        record = (_of_year(records, plan.years[-1]) if plan.years else None) or _newest(records)
         if record is None:
             continue
         statements.append((*_whose(record), ": ", Quote(record.value, record.passage_id), "."))
@@ -341,6 +343,8 @@ def _trend(plan: QuestionPlan, documents: Sequence[str], retrieved: _Retrieved) 
     if start is not None and end is not None:
         moved = "rose" if end.number > start.number else "fell" if end.number < start.number else "was unchanged"
         statements.append((f"From the first of these years to the last it {moved}.",))
+        if plan.test in ("rose", "fell"):  # "Has it fallen since 2022?": the word first, then the figures
+            statements.insert(0, ("Yes." if moved == plan.test else "No.",))
     rows = tuple(
         ((Quote(str(r.quantity.year), r.passage_id, cite=False),), (Quote(r.value, r.passage_id),))
         for r in by_year

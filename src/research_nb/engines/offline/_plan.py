@@ -29,6 +29,11 @@ _TREND_WORDS = frozenset(
     "changed change changes trend trends evolved evolution developed development since each every over history "
     "grown risen fallen moved".split()
 )
+#: Words of a yes/no question about a trend ("Has it fallen since 2022?"), by the movement they ask about.
+_MOVED = {
+    **dict.fromkeys("risen rose rise rising increased increase grown grew gone up climbed".split(), "rose"),
+    **dict.fromkeys("fallen fell fall falling decreased decrease dropped declined shrunk shrank".split(), "fell"),
+}
 _LIST_OPENERS = ("list", "name", "which countries", "what are", "which are")
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 #: Yes/no questions that test a field's value for a word: the phrases that ask it, the field, the word, and
@@ -131,7 +136,8 @@ def _plan_one(
     said = words(question)
     opener = said[0] if said else ""
     organisation = _organisation(question, mentions, entities)
-    if opener in YESNO_OPENERS and (len(entities) == 1 or (organisation and len(entities) == 2)):
+    moved = _MOVED.get(next((w for w in said if w in _MOVED), ""))
+    if opener in YESNO_OPENERS and (len(entities) == 1 or (organisation and len(entities) == 2)) and not moved:
         return _yes_no(question, entities, organisation, names, vocabulary)
     match = vocabulary.match(question, ignore=names)
     if match is None:
@@ -153,8 +159,13 @@ def _plan_one(
         return QuestionPlan(kind="superlative", operation=operation, **base)
     if len(entities) >= 2 and numeric and way != 0:
         return QuestionPlan(kind="comparison", operation=operation, **base)
-    if len(entities) == 1 and numeric and (years or _TREND_WORDS & set(said)) and _asks_change(said):
-        return QuestionPlan(kind="trend", operation="changed", **base)
+    if (
+        len(entities) == 1
+        and numeric
+        and (years or _TREND_WORDS & set(said) or moved)
+        and (_asks_change(said) or moved)
+    ):
+        return QuestionPlan(kind="trend", operation="changed", test=moved, **base)
     if len(entities) == 1:
         if numeric:
             return QuestionPlan(kind="numeric", **base)
