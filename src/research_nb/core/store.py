@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import stat
 import tempfile
 import time
@@ -43,6 +44,7 @@ _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 MAX_ID_CHARS = 128
 #: A run is some 50 KB; anything far larger is not one of ours (and must not be read into memory whole).
 MAX_RUN_BYTES = 64 * 1024 * 1024
+_SURROGATE = re.compile("[\ud800-\udfff]")  # in a Python str a surrogate is always a lone one
 #: A temporary file older than this was left by a process killed mid-save (a save takes milliseconds).
 _STALE_TEMPORARY_SECONDS = 600
 
@@ -122,7 +124,7 @@ class RunStore:
         return target
 
     def delete(self, request_id: str) -> bool:
-        """Delete a run's file (and its lease and leftovers); False if there was none. A run that a live process
+        """Delete a run's file (and its lease); False if there was none. A run that a live process
         drives is refused (`RunOwnedElsewhereError`): its next save would bring it back."""
         path = self._path(request_id)
         holder = holder_of(self._lease_path(request_id))
@@ -135,9 +137,7 @@ class RunStore:
             raise CorruptRunError(f"{path} is a directory, not a run file: remove it by hand if it is not needed")
         path.unlink(missing_ok=True)
         self._lease_path(request_id).unlink(missing_ok=True)
-        for leftover in self.directory.glob(f".{request_id}.*.tmp"):
-            leftover.unlink(missing_ok=True)
-        return existed
+        return existed  # a temporary file a killed save left goes with the next listing (`scan`)
 
     def delete_older_than(self, age: timedelta) -> list[str]:
         """Delete runs not updated for `age` (runs a live process drives are kept); returns their ids. Damaged
@@ -313,12 +313,12 @@ def _read_run(path: Path, request_id: str) -> tuple[os.stat_result, ResearchStat
     finally:
         os.close(fd)
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _Damage(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
-    try:
-        state = ResearchState.model_validate_json(text)
+        state = ResearchState.model_validate_json(data)
     except ValidationError as exc:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise _Damage(f"not UTF-8 text (byte 0x{data[bad.start]:02x} at offset {bad.start})") from None
         first = exc.errors()[0]
         if first["type"] == "json_invalid":
             raise _Damage(f"not valid JSON ({first['msg'].removeprefix('Invalid JSON: ')})") from None
@@ -352,7 +352,7 @@ def _state_json(state: ResearchState) -> str:
 
 def _encodable(value: Any) -> Any:
     if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return _SURROGATE.sub("\ufffd", value)
     if isinstance(value, list):
         return [_encodable(item) for item in value]
     if isinstance(value, dict):

@@ -44,9 +44,9 @@ from research_nb.core.events import (
     Subscription,
     WarningRaised,
 )
+from research_nb.core.leases import RunLease
 from research_nb.core.protocols import ChecksOptions, Engine, StageContext
 from research_nb.core.registry import EngineRegistry
-from research_nb.core.leases import RunLease
 from research_nb.core.store import RunStore
 from research_nb.models.api_models import APIKeys
 from research_nb.models.clarification import ClarificationResponse
