@@ -61,7 +61,9 @@ def _research(argv: list[str]) -> int:
             clarify=not args.no_clarify,
         )
     except ValidationError as exc:
-        return _usage_error("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+        return _usage_error(
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        )
     request_id = new_request_id()
     try:
         state = asyncio.run(_run(request, request_id, sys.stderr if not args.quiet else None))

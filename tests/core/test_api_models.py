@@ -84,3 +84,26 @@ def test_api_keys_never_show_their_values() -> None:
 def test_api_keys_reject_unknown_fields() -> None:
     with pytest.raises(ValidationError, match="mistral"):
         APIKeys.model_validate({"mistral": "x"})
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ("How do \ud800 Norway and Sweden differ?", "cannot be encoded as UTF-8 (a lone surrogate at character 8)"),
+        ("caf\udce9 prices in Norway", "cannot be encoded as UTF-8"),
+        ("\0\0\0", "holds a NUL character (at character 1)"),
+        ("Norway\0Sweden", "holds a NUL character (at character 7)"),
+    ],
+)
+def test_text_that_cannot_be_stored_is_refused_up_front_by_every_model(query: str, problem: str) -> None:
+    from research_nb.core.errors import InvalidQueryError
+    from research_nb.core.workflow import ResearchWorkflow
+    from research_nb.models.research import ResearchState
+
+    with pytest.raises(ValidationError, match=problem.replace("(", r"\(").replace(")", r"\)")):
+        ResearchRequest(query=query)
+    with pytest.raises(ValidationError, match="cannot be encoded|NUL"):
+        ResearchState(user_query=query)
+    with pytest.raises(InvalidQueryError, match="cannot be encoded|NUL") as caught:
+        ResearchWorkflow().prepare(query)
+    assert "\n" not in str(caught.value)

@@ -107,7 +107,7 @@ async def test_a_damaged_record_is_reported_alone(tmp_path: Path, engine: Memory
     assert [d.path for d in listing.damaged] == [str(tmp_path / "broken1.json")]
     assert listing.damaged[0].problem.startswith("not valid JSON")
     assert {r.request_id: r.stage for r in listing.runs} == {s.request_id: ResearchStage.COMPLETED for s in good}
-    with pytest.raises(CorruptRunError, match="broken1.*not valid JSON.*runs --delete broken1"):
+    with pytest.raises(CorruptRunError, match=r"broken1.*not valid JSON.*runs --delete broken1"):
         store.load("broken1")
     with pytest.raises(UnknownRequestError):
         store.load("../../etc/passwd")

@@ -128,17 +128,26 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount_point)], check=True)
 
 
-async def test_a_full_disk_finishes_the_run_in_memory_with_one_warning(small_disk: Path, engine: MemoryEngine) -> None:
-    store = RunStore(small_disk / "runs")
-    flow = fresh(store, engine)
-    before, _ = await run(flow, "How does Sweden's economy work?")
-    filler = small_disk / "filler"
+def fill_up(filler: Path) -> Path:
+    """Fill the disk that holds `filler` to its last block."""
     try:
-        with open(filler, "wb", buffering=0) as out:  # fill the disk to its last block
+        with open(filler, "wb", buffering=0) as out:
             while True:
                 out.write(b"\0" * 1024)
     except OSError:
         pass
+    return filler
+
+
+def remount_read_only(mount_point: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(mount_point)], check=True)
+
+
+async def test_a_full_disk_finishes_the_run_in_memory_with_one_warning(small_disk: Path, engine: MemoryEngine) -> None:
+    store = RunStore(small_disk / "runs")
+    flow = fresh(store, engine)
+    before, _ = await run(flow, "How does Sweden's economy work?")
+    filler = fill_up(small_disk / "filler")
 
     state, events = await run(flow)
     assert state.current_stage is ResearchStage.COMPLETED and state.report is not None
@@ -159,7 +168,7 @@ async def test_a_full_disk_finishes_the_run_in_memory_with_one_warning(small_dis
 async def test_a_read_only_store_warns_once_per_run_and_still_lists(small_disk: Path, engine: MemoryEngine) -> None:
     store = RunStore(small_disk / "runs")
     before, _ = await run(fresh(store, engine))
-    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    remount_read_only(small_disk)
 
     flow = fresh(store, engine)
     for _ in range(2):
