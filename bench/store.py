@@ -4,7 +4,7 @@
     .venv/bin/python bench/store.py --runs 500 --repeat 3
 
 A store is filled with `--runs` copies of a real offline run (the Factbook's Norway/Sweden question, about 47 KB
-each, every copy its own id and time). Measured, median of `--repeat`:
+each, every copy its own id and time). Measured, median of `--repeat` (interleaved):
 - baseline: reading and validating every run file, which is what listing did before the index (issue 13: 7.6 s
   for 5,000 runs in `%research list`);
 - listing without an index (the first listing after an upgrade, or after the index was lost): every file is
@@ -72,9 +72,13 @@ def main() -> None:
         def warm() -> None:
             assert len(store.scan().runs) == args.runs
 
-        baseline = [timed(lambda: every_file_parsed(store)) for _ in range(args.repeat)]
-        without_index = [timed(cold) for _ in range(args.repeat)]
-        with_index = [timed(warm) for _ in range(args.repeat)]
+        baseline: list[float] = []
+        without_index: list[float] = []
+        with_index: list[float] = []
+        for _ in range(args.repeat):  # interleaved, so that a busy machine slows all three alike
+            baseline.append(timed(lambda: every_file_parsed(store)))
+            without_index.append(timed(cold))
+            with_index.append(timed(warm))
         index_bytes = index.stat().st_size
         retention = timed(lambda: store.delete_older_than(timedelta(0)))
         assert store.scan().runs == []

@@ -1,9 +1,14 @@
 """The seed's Step 7 `test_api_models.py` on the real import paths, plus the promises about secrets and bounds."""
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
+from research_nb.core.errors import InvalidQueryError
+from research_nb.core.workflow import ResearchWorkflow
 from research_nb.models.api_models import APIKeys, ResearchRequest, ResearchResponse
+from research_nb.models.research import ResearchState
 
 
 def test_research_request_validation() -> None:
@@ -96,14 +101,10 @@ def test_api_keys_reject_unknown_fields() -> None:
     ],
 )
 def test_text_that_cannot_be_stored_is_refused_up_front_by_every_model(query: str, problem: str) -> None:
-    from research_nb.core.errors import InvalidQueryError
-    from research_nb.core.workflow import ResearchWorkflow
-    from research_nb.models.research import ResearchState
-
-    with pytest.raises(ValidationError, match=problem.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValidationError, match=re.escape(problem)):
         ResearchRequest(query=query)
-    with pytest.raises(ValidationError, match="cannot be encoded|NUL"):
+    with pytest.raises(ValidationError, match=r"cannot be encoded|NUL"):
         ResearchState(user_query=query)
-    with pytest.raises(InvalidQueryError, match="cannot be encoded|NUL") as caught:
+    with pytest.raises(InvalidQueryError, match=r"cannot be encoded|NUL") as caught:
         ResearchWorkflow().prepare(query)
     assert "\n" not in str(caught.value)

@@ -49,9 +49,7 @@ asyncio.run(main())
 def owner(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """A live process driving a run in `tmp_path`, and the run's id."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen(
-        [sys.executable, "-c", OWNER, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env
-    )
+    process = subprocess.Popen([sys.executable, "-c", OWNER, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert process.stdout is not None
         request_id = process.stdout.readline().strip()

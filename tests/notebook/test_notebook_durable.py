@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kernel_session import KernelSession, kernel_session
+from kernel_session import kernel_session
 
 from research_nb.core.store import RunStore
 

@@ -331,7 +331,8 @@ def _read_run(path: Path, request_id: str) -> tuple[os.stat_result, ResearchStat
 
 
 def _read_all(fd: int, size: int) -> bytes:
-    chunks, total = [], 0
+    chunks: list[bytes] = []
+    total = 0
     while total <= MAX_RUN_BYTES:
         chunk = os.read(fd, max(size - total, 0) + 65536)
         if not chunk:
