@@ -182,7 +182,7 @@ def test_a_run_another_live_kernel_drives_is_shown_there_and_resumed_only_once_t
         second.run("%load_ext research_nb")
         assert f"{request_id}  running in process {pid} (stored)" in second.run("%research list").stdout
         opened = second.run(f"opened = %research open {request_id}\nopened.status")
-        assert opened.text == "'pending'" and opened.stderr == ""  # not "cancelled"
+        assert opened.text == "'running'" and opened.stderr == ""  # running in the first kernel, not "cancelled"
         refused = second.run(f"%research resume {request_id}")
         assert refused.stderr.strip() == (
             f"%research: run {request_id} is being run by process {pid}; "

@@ -177,10 +177,6 @@ class RunStore:
             raise UnknownRequestError(f"no stored research run with id {request_id!r} in {self.directory}")
         return state
 
-    def exists(self, request_id: str) -> bool:
-        path = self._path(request_id)
-        return path.is_symlink() or path.exists()
-
     def list_runs(self) -> list[StoredRun]:
         """The readable runs, newest first (`scan()` also tells the damaged entries and the live runs)."""
         return self.scan().runs

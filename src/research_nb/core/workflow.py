@@ -202,6 +202,10 @@ class ResearchWorkflow:
             )
         self._leases[state.request_id] = lease
 
+    def driven_elsewhere(self, request_id: str) -> bool:
+        """Whether another live process (or another workflow) drives the run now."""
+        return self.store is not None and request_id not in self._leases and self.store.holder(request_id) is not None
+
     def _changed_elsewhere(self, state: ResearchState) -> bool:
         """Whether the store holds a newer save of the run than `state` (another process went on with it)."""
         assert self.store is not None

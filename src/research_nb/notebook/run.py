@@ -88,7 +88,7 @@ class ResearchRun:
             return "awaiting_clarification"
         if state.is_finished:
             return state.current_stage.value  # type: ignore[return-value]
-        return "running" if self.running else "pending"
+        return "running" if self.running or workflow.driven_elsewhere(self.request_id) else "pending"
 
     @property
     def running(self) -> bool:
