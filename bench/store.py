@@ -10,7 +10,9 @@ each, every copy its own id and time). Measured, median of `--repeat` (interleav
 - listing without an index (the first listing after an upgrade, or after the index was lost): every file is
   read once and the index is rebuilt;
 - listing with the index (every later `%research list` / `research-nb runs`);
-- retention: `delete_older_than(0)` over the whole store (once: it empties the store; issue 13: 29 s).
+- retention: `delete_older_than(0)` over the whole store (once: it empties the store; issue 13: 29 s), beside a
+  baseline in the same run on a copy of the store: every file read and validated, then deleted (deleting is
+  disk-bound: on a busy disk both are slow alike).
 Prints a Markdown table and writes bench/results/store.json.
 """
 
@@ -18,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
+import shutil
 import tempfile
 import time
 from datetime import timedelta
@@ -45,6 +49,13 @@ def every_file_parsed(store: RunStore) -> int:
     return sum(1 for path in store.directory.glob("*.json") if ResearchState.model_validate_json(path.read_bytes()))
 
 
+def every_file_parsed_then_deleted(store: RunStore) -> None:
+    """Retention as it was before the index: read and validate every run, then delete it."""
+    for path in store.directory.glob("*.json"):
+        if ResearchState.model_validate_json(path.read_bytes()).updated_at <= utcnow():
+            path.unlink()
+
+
 def timed(action: object) -> float:
     assert callable(action)
     start = time.perf_counter()
@@ -63,6 +74,7 @@ def main() -> None:
         start = time.perf_counter()
         run_bytes = fill(store, args.runs)
         fill_seconds = time.perf_counter() - start
+        os.sync()
         index = store.directory / ".index.jsonl"
 
         def cold() -> None:
@@ -80,14 +92,19 @@ def main() -> None:
             without_index.append(timed(cold))
             with_index.append(timed(warm))
         index_bytes = index.stat().st_size
+        copy = RunStore(Path(folder) / "copy")
+        shutil.copytree(store.directory, copy.directory)
+        os.sync()  # no write-back of the copy under the timings that follow
+        retention_baseline = timed(lambda: every_file_parsed_then_deleted(copy))
         retention = timed(lambda: store.delete_older_than(timedelta(0)))
-        assert store.scan().runs == []
+        assert store.scan().runs == [] and copy.scan().runs == []
 
     rows = [
         ("baseline: every file read and validated", median(baseline), 1.0),
         ("listing, no index (rebuilds it)", median(without_index), median(without_index) / median(baseline)),
         ("listing, with the index", median(with_index), median(with_index) / median(baseline)),
-        ("delete_older_than(0), whole store", retention, retention / median(baseline)),
+        ("baseline: retention, every file read then deleted", retention_baseline, 1.0),
+        ("delete_older_than(0), whole store", retention, retention / retention_baseline),
     ]
     print(
         f"{args.runs:,} stored runs of {run_bytes / 1024:.0f} KB (filled in {fill_seconds:.1f} s); "
@@ -106,6 +123,7 @@ def main() -> None:
                 "baseline_every_file": baseline,
                 "listing_without_index": without_index,
                 "listing_with_index": with_index,
+                "baseline_retention": retention_baseline,
                 "delete_older_than_0": retention,
             },
             "median_seconds": {name: value for name, value, _ in rows},

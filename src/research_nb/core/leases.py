@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -52,10 +53,9 @@ class RunLease:
             # A folder made read-only after the run was leased there: the lock still works on the file as it is.
             fd, writable = os.open(path, os.O_RDONLY | os.O_CLOEXEC), False
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
+            if not _lock(fd):
+                os.close(fd)
+                return None
         except BaseException:
             os.close(fd)
             raise
@@ -81,6 +81,19 @@ class RunLease:
 
     def __del__(self) -> None:
         self.release()
+
+
+def _lock(fd: int, attempts: int = 3) -> bool:
+    """Take the exclusive lock without waiting for a holder; a few quick retries, because `holder_of` in another
+    process takes a shared lock for an instant to look."""
+    for attempt in range(attempts):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if attempt + 1 < attempts:
+                time.sleep(0.005)
+    return False
 
 
 def holder_of(path: Path) -> LeaseHolder | None:
