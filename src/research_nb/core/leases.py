@@ -1,6 +1,6 @@
 """Run leases: which live process drives a stored run, known across processes and released by the OS.
 
-A lease is an exclusive `flock` on a small file per run (`runs/.leases/<id>.lock`) that the driving process holds
+A lease is an exclusive `flock` on a small file per run (`runs/.<id>.lock`) that the driving process holds
 from the moment it accepts the run until the run stops or pauses. The kernel drops the lock when the process dies
 in any way (SIGKILL, a crash, a power cut on a local disk), so a run whose lease can be taken has no owner left:
 it is safe to mark it interrupted and to resume it. `flock` locks belong to an open file, so two workflows in one

@@ -252,7 +252,9 @@ class RunStore:
         return RunIndex(self.directory / ".index.jsonl")
 
     def _lease_path(self, request_id: str) -> Path:
-        return self.directory / ".leases" / f"{self._path(request_id).stem}.lock"
+        return (
+            self.directory / f".{self._path(request_id).stem}.lock"
+        )  # a file beside the run: the folder holds files only
 
     def _path(self, request_id: str) -> Path:
         if not isinstance(request_id, str) or not _is_run_id(request_id):
