@@ -88,6 +88,8 @@ async def test_a_run_another_live_process_drives_is_shown_as_running_and_never_t
         await here.resume_research(seen)
     with pytest.raises(RunOwnedElsewhereError):
         store.delete(request_id)
+    with pytest.raises(RunOwnedElsewhereError, match="cancel it there"):
+        here.cancel_idle(request_id)  # what a DELETE over HTTP does for a run no task of this process drives
     assert store.load(request_id) == seen
 
     os.kill(process.pid, signal.SIGKILL)  # no cleanup runs: only the OS drops the lease

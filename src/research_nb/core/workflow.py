@@ -222,6 +222,8 @@ class ResearchWorkflow:
         state = self.require_state(request_id)
         if state.is_finished:
             return False
+        if self.driven_elsewhere(request_id):  # a snapshot of another process's live run: never overwrite it
+            raise RunOwnedElsewhereError(f"run {request_id} is being run by another process; cancel it there")
         state.cancel(reason)
         self._finished(state)
         return True
