@@ -68,6 +68,12 @@ async def test_a_lost_or_damaged_index_gives_the_same_listing_and_heals(
         assert summary(store) == expected and file_reads == []  # healed
     index.unlink()
     assert summary(store) == expected
+    index.unlink()
+    os.mkfifo(index)  # reading or writing a named pipe would block for ever
+    await stored_runs(store, engine, 1)  # a save
+    index.unlink()
+    os.mkfifo(index)
+    assert len(summary(store)) == 6 and index.is_file()  # replaced by a real index
 
 
 async def test_a_file_changed_behind_the_index_is_read_again(

@@ -48,10 +48,10 @@ class RunLease:
         writable = True
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
         except OSError:
             # A folder made read-only after the run was leased there: the lock still works on the file as it is.
-            fd, writable = os.open(path, os.O_RDONLY | os.O_CLOEXEC), False
+            fd, writable = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), False
         try:
             if not _lock(fd):
                 os.close(fd)
@@ -99,7 +99,7 @@ def _lock(fd: int, attempts: int = 3) -> bool:
 def holder_of(path: Path) -> LeaseHolder | None:
     """Who holds the lease at `path` now, or None when no live process does (nothing is held afterwards)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a named pipe must not block
     except OSError:
         return None  # never leased, or unreadable: no process can be shown to drive it
     try:

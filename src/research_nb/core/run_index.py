@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,8 @@ from pydantic import BaseModel, ValidationError
 from research_nb.models.research import ResearchStage
 
 FileKey = tuple[int, int, int]  # inode, size, mtime in ns
+#: Some 250 bytes per run: an index far larger than this was not written by the store.
+MAX_INDEX_BYTES = 256 * 2**20
 
 
 class StoredRun(BaseModel):
@@ -50,7 +53,7 @@ class RunIndex:
     def append(self, line: IndexLine) -> None:
         """Record a save; a failure is ignored (the next listing reads that run's file instead)."""
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
         except OSError:
             return
         try:
@@ -63,9 +66,8 @@ class RunIndex:
     def read(self) -> tuple[dict[str, IndexLine], int]:
         """The latest line per run id, and how many lines the file holds (to tell when to compact it). Lines
         that do not parse (a torn write, a foreign edit) are skipped."""
-        try:
-            data = self.path.read_bytes()
-        except OSError:
+        data = self._read_bytes()
+        if data is None:
             return {}, 0
         latest: dict[str, bytes] = {}
         lines = data.splitlines()
@@ -83,6 +85,24 @@ class RunIndex:
             except ValidationError:
                 continue
         return entries, len(lines)
+
+    def _read_bytes(self) -> bytes | None:
+        """The index file's bytes, or None when there is no usable one (missing, unreadable, not a regular file,
+        absurdly large): the listing then reads the run files and writes a new index."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_INDEX_BYTES:
+                return None
+            with os.fdopen(os.dup(fd), "rb") as source:
+                return source.read(MAX_INDEX_BYTES)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
 
     def rewrite(self, lines: list[IndexLine]) -> None:
         """Replace the index with exactly `lines`, atomically; a failure is ignored (a read-only store)."""
