@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from research_nb.models.clarification import ClarificationRequest
-from research_nb.models.research import ResearchOptions, ResearchReport, ResearchStage
+from research_nb.models.research import Citation, Reference, ResearchOptions, ResearchStage
 
 MAX_QUERY_CHARS = 5000
+#: Request limits at the edge (issue 13): each corpus name costs an index in memory, each source a walk of files.
+MAX_CORPORA = 8
+MAX_SOURCES = 100
+MAX_PATH_CHARS = 4096
+#: Longest run id the API looks up (the ids it makes are 16 characters; the X-User-ID/X-Session-ID prefix adds more)
+MAX_REQUEST_ID_CHARS = 128
 
 
 class APIKeys(BaseModel):
@@ -40,11 +48,34 @@ class ResearchRequest(ResearchOptions):
 
     query: str = Field(
         description="The research question (1..5000 characters after stripping)",
-        # what the validator below enforces, for the published schema: some non-space text, at most 5000 long
-        json_schema_extra={"minLength": 1, "maxLength": MAX_QUERY_CHARS, "pattern": r"\S"},
+        # exactly what the validator below enforces, for the published schema: at most 5000 characters from the
+        # first non-space to the last, with any amount of space around them
+        json_schema_extra={"minLength": 1, "pattern": rf"^\s*\S(?:[\s\S]{{0,{MAX_QUERY_CHARS - 2}}}\S)?\s*$"},
     )
     stream: bool = Field(True, description="Whether the client will follow the event stream")
     api_keys: APIKeys | None = Field(None, description="Keys for this request only; never stored")
+    corpora: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] | None = Field(
+        None,
+        max_length=MAX_CORPORA,
+        description=f"Built-in corpora to include (at most {MAX_CORPORA}; a repeated name counts once); "
+        "None means the engine's default",
+    )
+    sources: list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_PATH_CHARS)]] = Field(
+        default_factory=list,
+        max_length=MAX_SOURCES,
+        description=f"Files, folders or globs on the server to research (at most {MAX_SOURCES}; only where the "
+        "server allows it)",
+    )
+    # Options only the server's own configuration may set: accepted here only to be refused with a clear message
+    # (see `research_nb.api.runs.check_remote_options`), so they are not part of the published schema.
+    base_url: SkipJsonSchema[str | None] = None
+    api_key_env: SkipJsonSchema[str | None] = None
+
+    @field_validator("corpora", "sources")
+    @classmethod
+    def _each_once(cls, value: list[str] | None) -> list[str] | None:
+        """A name given twice counts once (it would otherwise index, and count, every document twice)."""
+        return None if value is None else list(dict.fromkeys(value))
 
     @field_validator("query")
     @classmethod
@@ -79,6 +110,71 @@ class ErrorResponse(BaseModel):
 RunStatus = Literal["processing", "completed", "failed", "cancelled"]
 
 
+# -- the report on the wire ------------------------------------------------------------------------------------
+# Existing clients validate the report against their own model and throw it all away when one field has another
+# type, so these types are fixed by the wire contract. Richer data goes in fields of other names (they ignore
+# extra fields): `cited` beside `citations`, `reference_details` beside `references`.
+
+
+class WireSection(BaseModel):
+    title: str
+    content: str
+    subsections: list[WireSection] = Field(default_factory=list)
+    figures: list[str] = Field(default_factory=list)
+    citations: list[str] = Field(default_factory=list, description='`[n] "quoted words"`, one per citation')
+    cited: list[Citation] = Field(default_factory=list, description="The citations with their passage ids")
+
+
+class WireSource(BaseModel):
+    """One cited source in `metadata.source_summary`."""
+
+    id: str
+    title: str
+    url: str | None = None
+    origin: str | None = None
+    attribution: str | None = None
+    cited_as: list[int] = Field(default_factory=list, description="The reference numbers that point into it")
+
+
+class CitationAudit(BaseModel):
+    citations: int = Field(description="Citations in the report's sections")
+    references: int
+    sources_cited: int
+    documents_searched: int
+    unsupported_claims: int = Field(description="Claims dropped or flagged because no retrieved passage held them")
+
+
+class WireMetadata(BaseModel):
+    created_at: datetime
+    version: str = Field(description="research-nb's version")
+    authors: list[str]
+    keywords: list[str]
+    classification: str | None = None
+    source_summary: list[WireSource]
+    citation_audit: CitationAudit
+    engine: str
+    partial: bool = Field(description="The run was cancelled or failed: this is what it had gathered")
+
+
+class WireReport(BaseModel):
+    """`GET /research/{id}/report` and the `report` of the `complete` frame and of the status."""
+
+    title: str
+    executive_summary: str
+    introduction: str
+    methodology: str
+    sections: list[WireSection]
+    conclusion: str
+    conclusions: str
+    recommendations: list[str]
+    references: list[str] = Field(description="`[n] Title — location — URL`")
+    reference_details: list[Reference]
+    appendices: dict[str, str] = Field(default_factory=dict)
+    metadata: WireMetadata
+    quality_score: float = Field(ge=0, le=1)
+    markdown: str
+
+
 class ResearchStatus(BaseModel):
     """`GET /research/{id}`. A run paused for clarifying questions is `processing` at stage `clarification`
     with `awaiting_clarification` set (the wire's status values are fixed by existing clients)."""
@@ -87,7 +183,7 @@ class ResearchStatus(BaseModel):
     status: RunStatus
     stage: ResearchStage
     error: str | None = None
-    report: ResearchReport | None = None
+    report: WireReport | None = None
     awaiting_clarification: bool = False
 
 
