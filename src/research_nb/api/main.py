@@ -21,7 +21,7 @@ from sse_starlette import EventSourceResponse
 
 from research_nb.api.auth import require_token, settings_of
 from research_nb.api.errors import install_error_handlers
-from research_nb.api.limits import BodySizeLimit
+from research_nb.api.limits import BodyLimits
 from research_nb.api.openapi import install_openapi
 from research_nb.api.runs import (
     cancel_idle_runs,
@@ -96,16 +96,31 @@ app = FastAPI(
     lifespan=lifespan,
 )
 install_error_handlers(app)
-install_openapi(app, lambda: getattr(app.state, "settings", None) or ServerSettings())
-app.add_middleware(BodySizeLimit)
+
+
+def _settings() -> ServerSettings:
+    """The settings the lifespan read (read now when the app is used without its lifespan)."""
+    settings: ServerSettings | None = getattr(app.state, "settings", None)
+    if settings is None:
+        settings = app.state.settings = ServerSettings()
+    return settings
+
+
+install_openapi(app, _settings)
+app.add_middleware(BodyLimits, settings=_settings)
 
 _Responses = dict[int | str, dict[str, Any]]
 _NOT_FOUND: _Responses = {404: {"model": ErrorResponse, "description": "No research run with this id"}}
 _INVALID: _Responses = {
+    400: {
+        "model": ErrorResponse,
+        "description": "The body cannot be read (not UTF-8 JSON), or answers that do not fit",
+    },
     422: {
         "model": ErrorResponse,
         "description": "Invalid input, or a stored run that cannot be read: `detail` says",
     },
+    408: {"model": ErrorResponse, "description": "The request body did not arrive in time"},
     413: {"model": ErrorResponse, "description": "The request body is larger than 1 MiB"},
 }
 #: A run id in a path: bounded, so that no lookup is asked to open a 5,000-character file name.
@@ -158,7 +173,7 @@ async def research_status(request_id: RunId) -> ResearchStatus:
 async def research_events(
     request_id: RunId,
     request: Request,
-    last_event_id: Annotated[int | None, Header(ge=0, description="Resume after this event id")] = None,
+    last_event_id: Annotated[int, Header(ge=0, description="Resume after this event id")] = 0,
 ) -> EventSourceResponse:
     """The run's events from its first, then live ones; closes right after the `complete` frame."""
     state = lookup(request_id)
@@ -166,7 +181,7 @@ async def research_events(
         state,
         workflow.events,
         settings_of(request),
-        last_event_id=last_event_id or 0,
+        last_event_id=last_event_id,
         on_shutdown=lambda: cancel_run(request_id, SHUTDOWN_REASON),
     )
 

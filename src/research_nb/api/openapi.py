@@ -5,7 +5,8 @@ started. So, once, on the first request for the schema:
 - no bearer auth (nor its 401) is advertised when the server has no token;
 - `engine` lists the engines the server has; options naming the server's files (`sources`, `record_to`,
   `replay_from`) are left out unless the server allows them;
-- the options that exclude each other are written down as such.
+- the options that exclude each other are written down as such (`local_only` and `web`; `record_to` and
+  `replay_from`).
 """
 
 from __future__ import annotations
@@ -42,17 +43,25 @@ def _fit_to(schema: dict[str, Any], settings: ServerSettings) -> None:
     request = schema["components"]["schemas"][_REQUEST_SCHEMA]
     properties: dict[str, Any] = request["properties"]
     properties["engine"]["enum"] = workflow.engines.names()
-    exclusive: list[dict[str, Any]] = [
-        {"properties": {"local_only": {"const": True}, "web": {"type": "array", "minItems": 1}}}
-        | {"required": ["local_only", "web"]}
-    ]
+    # the options that exclude each other, as `if`/`then`: one of them set, the other must be absent or empty
+    rules = [_excludes("local_only", {"const": True}, "web", {"anyOf": [{"type": "null"}, {"maxItems": 0}]})]
     if settings.allow_server_paths:
-        exclusive.append({"required": ["record_to", "replay_from"]} | _both_set("record_to", "replay_from"))
+        rules.append(
+            _excludes(
+                "record_to",
+                {"type": "string", "minLength": 1},
+                "replay_from",
+                {"anyOf": [{"type": "null"}, {"maxLength": 0}]},
+            )
+        )
     else:
         for name in SERVER_PATH_OPTIONS:
             properties.pop(name, None)
-    request["not"] = {"anyOf": exclusive}
+    request["allOf"] = rules
 
 
-def _both_set(*names: str) -> dict[str, Any]:
-    return {"properties": {name: {"type": "string", "minLength": 1} for name in names}}
+def _excludes(name: str, when: dict[str, Any], other: str, then: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "if": {"properties": {name: when}, "required": [name]},
+        "then": {"properties": {other: then}},
+    }

@@ -80,6 +80,7 @@ def start_run(request: ResearchRequest, *, user_id: str | None, session_id: str 
 
 def resume_run(request_id: str, answers: ClarificationResponse) -> ResearchState:
     """Record the answers (raises `ClarificationError` listing what is wrong) and run the rest as a new task."""
+    lookup(request_id)  # an unknown or damaged run: 404 or 422
     state = workflow.answer_clarification(request_id, answers)
     task_manager.start(request_id, _drive(state, _paused_keys.pop(request_id, None)), metadata=_metadata(state))
     return state

@@ -26,6 +26,9 @@ class ServerSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         5.0, ge=0, le=60, description="On shutdown, how long an open stream may take to deliver its run's last frame"
     )
+    body_timeout_seconds: float = Field(
+        5.0, gt=0, le=600, description="A request body that takes longer than this to arrive is refused (408)"
+    )
     log_level: str = Field("INFO", description="Level of the research_nb loggers")
     allow_server_paths: bool = Field(
         False,

@@ -43,6 +43,11 @@ class APIKeys(BaseModel):
         return text
 
 
+#: The characters `str.strip()` removes, spelled out: JSON Schema's `\s` (ECMA 262) is another set.
+_SPACE = r"\t\n\u000b\u000c\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_QUERY_PATTERN = rf"^[{_SPACE}]*[^{_SPACE}](?:[\s\S]{{0,{MAX_QUERY_CHARS - 2}}}[^{_SPACE}])?[{_SPACE}]*$"
+
+
 class ResearchRequest(ResearchOptions):
     """A request to research `query`. The engine options are inherited from `ResearchOptions`."""
 
@@ -50,7 +55,7 @@ class ResearchRequest(ResearchOptions):
         description="The research question (1..5000 characters after stripping)",
         # exactly what the validator below enforces, for the published schema: at most 5000 characters from the
         # first non-space to the last, with any amount of space around them
-        json_schema_extra={"minLength": 1, "pattern": rf"^\s*\S(?:[\s\S]{{0,{MAX_QUERY_CHARS - 2}}}\S)?\s*$"},
+        json_schema_extra={"minLength": 1, "pattern": _QUERY_PATTERN},
     )
     stream: bool = Field(True, description="Whether the client will follow the event stream")
     api_keys: APIKeys | None = Field(None, description="Keys for this request only; never stored")
