@@ -34,7 +34,7 @@ from research_nb.api.runs import (
     start_run,
     status_of,
 )
-from research_nb.api.settings import ServerSettings
+from research_nb.api.settings import ServerSettings, settings_of_app
 from research_nb.api.sse import event_stream
 from research_nb.api.wire import fit_clarification, wire_report
 from research_nb.core.errors import InvalidStateError
@@ -98,16 +98,8 @@ app = FastAPI(
 install_error_handlers(app)
 
 
-def _settings() -> ServerSettings:
-    """The settings the lifespan read (read now when the app is used without its lifespan)."""
-    settings: ServerSettings | None = getattr(app.state, "settings", None)
-    if settings is None:
-        settings = app.state.settings = ServerSettings()
-    return settings
-
-
-install_openapi(app, _settings)
-app.add_middleware(BodyLimits, settings=_settings)
+install_openapi(app, lambda: settings_of_app(app))
+app.add_middleware(BodyLimits, settings=lambda: settings_of_app(app))
 
 _Responses = dict[int | str, dict[str, Any]]
 _NOT_FOUND: _Responses = {404: {"model": ErrorResponse, "description": "No research run with this id"}}

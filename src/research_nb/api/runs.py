@@ -16,7 +16,7 @@ from research_nb.core.errors import CorruptRunError, UserInputError
 from research_nb.core.protocols import ChecksOptions
 from research_nb.core.task_manager import task_manager
 from research_nb.core.workflow import workflow
-from research_nb.models.api_models import APIKeys, ResearchRequest, ResearchStatus, RunStatus
+from research_nb.models.api_models import SERVER_ONLY_OPTIONS, APIKeys, ResearchRequest, ResearchStatus, RunStatus
 from research_nb.models.clarification import ClarificationResponse
 from research_nb.models.research import ResearchOptions, ResearchStage, ResearchState
 
@@ -28,8 +28,6 @@ _paused_keys: dict[str, APIKeys] = {}
 
 #: Options that name files on the server: refused unless the server allows them (`allow_server_paths`).
 SERVER_PATH_OPTIONS = ("sources", "record_to", "replay_from")
-#: Options that choose the server's own environment variables and where its keys are sent: never over HTTP.
-SERVER_ONLY_OPTIONS = ("api_key_env", "base_url")
 
 
 def check_remote_options(request: ResearchRequest, *, allow_server_paths: bool) -> None:

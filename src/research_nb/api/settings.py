@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.applications import Starlette
 
 TOKEN_ENV = "RESEARCH_NB_API_TOKEN"
 
@@ -39,3 +40,11 @@ class ServerSettings(BaseSettings):
         """The token, or None when the API is open (an empty variable counts as unset)."""
         value = self.token.get_secret_value() if self.token is not None else ""
         return value or None
+
+
+def settings_of_app(app: Starlette) -> ServerSettings:
+    """The settings the app read at startup (read now if it is used without its lifespan)."""
+    settings: ServerSettings | None = getattr(app.state, "settings", None)
+    if settings is None:
+        settings = app.state.settings = ServerSettings()
+    return settings

@@ -10,6 +10,7 @@ whatever engine produced it.
 from __future__ import annotations
 
 import json
+from functools import cache
 from importlib.metadata import version
 
 from research_nb.models.api_models import CitationAudit, WireMetadata, WireReport, WireSection, WireSource
@@ -119,7 +120,7 @@ def wire_report(report: ResearchReport, state: ResearchState) -> WireReport:
         reference_details=list(report.references),
         metadata=WireMetadata(
             created_at=meta.created_at,
-            version=version("research-nb"),
+            version=_version(),
             authors=[f"research-nb ({meta.engine or state.options.engine} engine)"],
             keywords=_keywords(state),
             source_summary=_sources(report.references, state),
@@ -136,6 +137,11 @@ def wire_report(report: ResearchReport, state: ResearchState) -> WireReport:
         quality_score=_quality(report, citations),
         markdown=report.markdown,
     )
+
+
+@cache
+def _version() -> str:
+    return version("research-nb")  # a search of the installed distributions: once, not per report
 
 
 def reference_line(reference: Reference) -> str:

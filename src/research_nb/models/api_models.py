@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr, StringConstraints, field_validator
 
 from research_nb.models.clarification import ClarificationRequest
 from research_nb.models.research import Citation, Reference, ResearchOptions, ResearchStage
@@ -18,6 +17,8 @@ MAX_SOURCES = 100
 MAX_PATH_CHARS = 4096
 #: Longest run id the API looks up (the ids it makes are 16 characters; the X-User-ID/X-Session-ID prefix adds more)
 MAX_REQUEST_ID_CHARS = 128
+#: Options that choose the server's own environment variables and where its keys are sent: never over HTTP.
+SERVER_ONLY_OPTIONS = ("api_key_env", "base_url")
 
 
 class APIKeys(BaseModel):
@@ -48,8 +49,19 @@ _SPACE = r"\t\n\u000b\u000c\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028
 _QUERY_PATTERN = rf"^[{_SPACE}]*[^{_SPACE}](?:[\s\S]{{0,{MAX_QUERY_CHARS - 2}}}[^{_SPACE}])?[{_SPACE}]*$"
 
 
+def _without_server_only_options(schema: dict[str, JsonValue]) -> None:
+    """`base_url` and `api_key_env` are for the notebook and the CLI: over HTTP they are refused with a clear
+    message (`research_nb.api.runs.check_remote_options`), so the published schema does not offer them."""
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        for name in SERVER_ONLY_OPTIONS:
+            properties.pop(name, None)
+
+
 class ResearchRequest(ResearchOptions):
     """A request to research `query`. The engine options are inherited from `ResearchOptions`."""
+
+    model_config = ConfigDict(json_schema_extra=_without_server_only_options)
 
     query: str = Field(
         description="The research question (1..5000 characters after stripping)",
@@ -71,10 +83,6 @@ class ResearchRequest(ResearchOptions):
         description=f"Files, folders or globs on the server to research (at most {MAX_SOURCES}; only where the "
         "server allows it)",
     )
-    # Options only the server's own configuration may set: accepted here only to be refused with a clear message
-    # (see `research_nb.api.runs.check_remote_options`), so they are not part of the published schema.
-    base_url: SkipJsonSchema[str | None] = None
-    api_key_env: SkipJsonSchema[str | None] = None
 
     @field_validator("corpora", "sources")
     @classmethod
