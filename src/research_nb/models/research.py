@@ -104,10 +104,37 @@ class SubQuestion(BaseModel):
     entity: str | None = Field(None, description="The entity this line of a comparison is about")
 
 
+QuestionKind = Literal[
+    "fact", "numeric", "comparison", "superlative", "topn", "trend", "yesno", "list", "overview", "multipart"
+]
+
+
+class QuestionPlan(BaseModel):
+    """What a question asks, read by an engine before it searches (shown in the brief and the widget)."""
+
+    kind: QuestionKind = "overview"
+    entities: list[str] = Field(default_factory=list, description="Documents (countries, subjects) it names")
+    groups: list[str] = Field(default_factory=list, description="Sets it ranges over: a region, 'landlocked'")
+    attribute: str | None = Field(None, description="The field asked for, as the corpus names it")
+    attribute_detail: str | None = Field(None, description="The part of the field (e.g. 'total', 'chief of state')")
+    operation: Literal["highest", "lowest", "changed", "member", "has", "is"] | None = None
+    test: str | None = Field(None, description="What a yes/no question tests: 'landlocked', 'monarchy', 'EU'")
+    count: int | None = Field(None, ge=1, le=50, description="How many a top-N question wants")
+    years: list[int] = Field(default_factory=list, description="Years the question names (from, to)")
+    parts: list[str] = Field(default_factory=list, description="The clauses of a multi-part question")
+
+    def describe(self) -> str:
+        """One line for people: 'superlative · Inflation rate (consumer prices) · highest · South America'."""
+        bits = [self.kind, self.attribute or "", self.operation or "", *self.groups, *self.entities]
+        bits += [str(y) for y in self.years]
+        return " · ".join(b for b in bits if b)
+
+
 class ResearchBrief(BaseModel):
     objective: str
     sub_questions: list[SubQuestion] = Field(default_factory=list)
     comparison: bool = False
+    plan: QuestionPlan | None = None
 
 
 class PassageLocation(BaseModel):
