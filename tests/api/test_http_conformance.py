@@ -103,36 +103,15 @@ def test_a_normal_run(old: OldClient) -> None:
     check_report(report, partial=False)
     assert report_in(stream.complete) == report
     assert any("Norway" in s.title for s in report.sections) and "search" in report.methodology.lower()
+    # the contract's fixes: conclusions that conclude (not a copy of the summary), an introduction that introduces
+    assert report.conclusions != report.executive_summary and report.conclusion != report.executive_summary
+    assert report.introduction and not report.introduction.startswith("This report answers")
     status = old.status(rid)
     assert (status.status, status.stage, status.error) == ("completed", "completed", None)
     assert status.report == report
     assert old.markdown(rid).startswith(f"# {QUESTION}")
     cancelled = old.cancel(rid)  # a finished run is left as it ended
     assert (cancelled.status, cancelled.task_cancelled) == ("completed", False)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="engines/_report.py still copies the executive summary into the conclusions; the lead's rewrite of "
-    "the report writer (issue 11) makes them conclude",
-)
-def test_conclusions_are_a_summary_of_their_own(old: OldClient) -> None:
-    rid, _ = walk(old, QUESTION)
-    report = old.report(rid)
-    assert isinstance(report, Report)
-    assert report.conclusions != report.executive_summary and report.conclusion != report.executive_summary
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="engines/_report.py still writes the introduction as 'This report answers: <question>'; the lead's "
-    "rewrite of the report writer (issue 11) makes it introduce the report",
-)
-def test_the_introduction_introduces(old: OldClient) -> None:
-    rid, _ = walk(old, QUESTION)
-    report = old.report(rid)
-    assert isinstance(report, Report)
-    assert report.introduction and not report.introduction.startswith("This report answers")
 
 
 def test_the_scripted_engine_conclusions_reach_the_wire(old: OldClient) -> None:
