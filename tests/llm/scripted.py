@@ -138,17 +138,28 @@ class ScriptedLLM:
     def openai_handler(self, seen: list[httpx2.Request]) -> Callable[[httpx2.Request], Awaitable[httpx2.Response]]:
         async def handle(request: httpx2.Request) -> httpx2.Response:
             seen.append(request)
+            if request.method == "GET" and request.url.path.endswith("/models"):
+                listing = {"object": "list", "data": [{"id": "scripted", "object": "model", "owned_by": "scripted"}]}
+                return httpx2.Response(200, json=listing)
             body = json.loads(request.content)
-            tool = body["tools"][0]["function"]
             prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
             if isinstance(prompt, list):
                 prompt = "".join(part.get("text", "") for part in prompt)
-            args = await self._answer(stage_of(tool["parameters"]), prompt)
-            call = {
-                "id": f"call_{len(seen)}",
-                "type": "function",
-                "function": {"name": tool["name"], "arguments": json.dumps(args)},
-            }
+            if "response_format" in body:  # native structured output: the answer is the message's JSON text
+                schema = body["response_format"]["json_schema"]["schema"]
+                args = await self._answer(stage_of(schema), prompt)
+                message: dict[str, Any] = {"role": "assistant", "content": json.dumps(args)}
+                finish = "stop"
+            else:
+                tool = body["tools"][0]["function"]
+                args = await self._answer(stage_of(tool["parameters"]), prompt)
+                call = {
+                    "id": f"call_{len(seen)}",
+                    "type": "function",
+                    "function": {"name": tool["name"], "arguments": json.dumps(args)},
+                }
+                message = {"role": "assistant", "content": None, "tool_calls": [call]}
+                finish = "tool_calls"
             return httpx2.Response(
                 200,
                 json={
@@ -159,8 +170,8 @@ class ScriptedLLM:
                     "choices": [
                         {
                             "index": 0,
-                            "finish_reason": "tool_calls",
-                            "message": {"role": "assistant", "content": None, "tool_calls": [call]},
+                            "finish_reason": finish,
+                            "message": message,
                         }
                     ],
                     "usage": {

@@ -15,12 +15,19 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from pydantic_ai import Agent
+from pydantic_ai.settings import ModelSettings
 
+from research_nb.engines._text import sentences, terms
 from research_nb.engines.llm._verify import Claim
 from research_nb.models.research import Finding, Passage, SubQuestion
 
 MAX_SUB_QUESTIONS = 8
+MAX_CLARIFYING = 3
+MAX_CHOICES = 8
+MAX_NOTE_CLAIMS = 12  # every list a model writes is bounded in its schema: a weak model's list must end
+MAX_KEPT_NOTES = 60
 MAX_PASSAGE_CHARS = 1500
+TRIMMED_SENTENCES = 3
 
 _GROUNDING = (
     "Use only the passages given. Each claim states one fact, names the id of the passage it comes from exactly as "
@@ -35,31 +42,41 @@ _GROUNDING = (
 
 class QuestionDraft(BaseModel):
     question: str
-    choices: list[str] = Field(default_factory=list, description="Options to pick from; empty for free text")
+    choices: list[str] = Field(
+        default_factory=list, max_length=MAX_CHOICES, description="Options to pick from; empty for free text"
+    )
 
 
 class ClarifyDraft(BaseModel):
     needs_clarification: bool = Field(description="True only if the question is too vague to research as it is")
     reason: str = ""
-    questions: list[QuestionDraft] = Field(default_factory=list, description="At most three short questions")
+    questions: list[QuestionDraft] = Field(
+        default_factory=list, max_length=MAX_CLARIFYING, description="At most three short questions"
+    )
 
 
 class SubQuestionDraft(BaseModel):
     question: str
-    search_queries: list[str] = Field(description="One to three short search-engine queries")
+    search_queries: list[str] = Field(max_length=3, description="One to three short search-engine queries")
     entity: str | None = Field(None, description="For a comparison: the one thing this sub-question is about")
 
 
 class BriefDraft(BaseModel):
     objective: str
     comparison: bool = Field(False, description="True when the question compares named things")
-    sub_questions: list[SubQuestionDraft] = Field(description=f"Two to {MAX_SUB_QUESTIONS} sub-questions")
+    sub_questions: list[SubQuestionDraft] = Field(
+        min_length=1, max_length=MAX_SUB_QUESTIONS, description=f"Two to {MAX_SUB_QUESTIONS} sub-questions"
+    )
 
 
 class NotesDraft(BaseModel):
-    claims: list[Claim] = Field(description="Facts from the passages that answer the sub-question")
+    claims: list[Claim] = Field(
+        max_length=MAX_NOTE_CLAIMS, description="Facts from the passages that answer the sub-question"
+    )
     follow_up_queries: list[str] = Field(
-        default_factory=list, description="At most two searches for what the passages name but do not answer"
+        default_factory=list,
+        max_length=2,
+        description="At most two searches for what the passages name but do not answer",
     )
 
 
@@ -69,17 +86,21 @@ class RankedNote(BaseModel):
 
 
 class SelectionDraft(BaseModel):
-    keep: list[RankedNote] = Field(description="The notes worth reporting; of near-duplicates keep only the best")
+    keep: list[RankedNote] = Field(
+        max_length=MAX_KEPT_NOTES, description="The notes worth reporting; of near-duplicates keep only the best"
+    )
 
 
 class SectionDraft(BaseModel):
     sub_question_id: str
-    claims: list[Claim]
+    claims: list[Claim] = Field(max_length=MAX_NOTE_CLAIMS)
 
 
 class ReportDraft(BaseModel):
-    summary: list[Claim] = Field(description="Two to five claims that answer the question directly")
-    sections: list[SectionDraft] = Field(description="For each sub-question, its claims in a readable order")
+    summary: list[Claim] = Field(max_length=5, description="Two to five claims that answer the question directly")
+    sections: list[SectionDraft] = Field(
+        max_length=MAX_SUB_QUESTIONS, description="For each sub-question, its claims in a readable order"
+    )
 
 
 # -- agents -------------------------------------------------------------------------------------------------------
@@ -150,13 +171,59 @@ def brief_prompt(question: str) -> str:
 
 
 def notes_prompt(
-    question: str, sub_question: SubQuestion, passages: Sequence[Passage], known: Sequence[str] = ()
+    question: str,
+    sub_question: SubQuestion,
+    passages: Sequence[Passage],
+    known: Sequence[str] = (),
+    *,
+    trim: bool = False,
 ) -> str:
+    """The notes call's prompt; `trim` (small models) shows each passage's few sentences that matter most to the
+    sub-question, so the prompt is short and the quote to copy is in plain sight."""
     lines = [f"Research question: {question}", f"Sub-question {sub_question.id}: {sub_question.question}"]
     if known:
         lines += ["Already noted (do not repeat):", *(f"- {text}" for text in known)]
-    lines += ["Passages (JSON):", _passages_json(passages)]
+    focus = f"{sub_question.question} {sub_question.entity or ''}"
+    shown = [trimmed(p, focus) for p in passages] if trim else list(passages)
+    lines += ["Passages (JSON):", _passages_json(shown)]
     return "\n".join(lines)
+
+
+def trimmed(passage: Passage, focus: str, *, keep: int = TRIMMED_SENTENCES) -> Passage:
+    """`passage` cut to its `keep` sentences (or data lines) sharing most terms with `focus`, in their order.
+    Each kept sentence is the passage's own text, so a quote from it verifies against the whole passage."""
+    parts = sentences(passage.text)
+    if len(parts) <= keep:
+        return passage
+    wanted = set(terms(focus))
+    ranked = sorted(range(len(parts)), key=lambda i: (-len(wanted & set(terms(parts[i].text))), i))[:keep]
+    text = "\n".join(parts[i].text for i in sorted(ranked))
+    return passage.model_copy(update={"text": text})
+
+
+# -- settings -----------------------------------------------------------------------------------------------------
+
+#: Output tokens per stage: (a hosted model's, a local server's). A hosted model may think before it answers; a
+#: local one that rambles must be cut short, for at a few tokens a second a runaway answer costs minutes.
+_MAX_TOKENS = {
+    "clarify": (1024, 256),
+    "brief": (2048, 640),
+    "research-notes": (4096, 768),
+    "compress": (2048, 640),
+    "report": (8192, 1536),
+}
+LOCAL_TEMPERATURE = 0.1
+_LOCAL_STOPS = ["\n\n\n\n", "```\n\n"]
+
+
+def stage_settings(agent_name: str, *, local: bool) -> ModelSettings:
+    """The settings of one stage's calls. A local server also gets a low temperature (two runs of a small model at
+    its default differed from useful to off-topic) and stop sequences that end a runaway answer; hosted models
+    get neither, as some (reasoning models) refuse them."""
+    hosted_cap, local_cap = _MAX_TOKENS.get(agent_name, (4096, 768))
+    if not local:
+        return ModelSettings(max_tokens=hosted_cap)
+    return ModelSettings(max_tokens=local_cap, temperature=LOCAL_TEMPERATURE, stop_sequences=_LOCAL_STOPS)
 
 
 def select_prompt(question: str, sub_questions: Sequence[SubQuestion], findings: Sequence[Finding]) -> str:

@@ -82,7 +82,8 @@ def verified_findings(
         if text in seen:
             continue
         seen.add(text)
-        findings.append(Finding(sub_question_id=sub, text=text, passage_ids=[passage.id], quote=verdict.quote))
+        cited = [passage.id, *([verdict.second.id] if verdict.second and verdict.second.id != passage.id else [])]
+        findings.append(Finding(sub_question_id=sub, text=text, passage_ids=cited, quote=verdict.quote))
     return findings
 
 
