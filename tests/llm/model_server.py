@@ -90,6 +90,8 @@ def model_server(
             time.sleep(0.25)
         yield server
     finally:
+        assert process.stdin is not None
+        process.stdin.close()
         process.terminate()
         try:
             process.wait(timeout=15)
@@ -112,7 +114,7 @@ def _serve(model_path: str, port: int, threads: int) -> None:
     params.n_parallel = 1  # one request generates at a time; others wait in the server's queue
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
-    params.n_threads_http = 2
+    params.n_threads_http = 4
     params.endpoint_slots = True
     params.warmup = False
     server = xllamacpp.Server(params)
