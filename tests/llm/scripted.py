@@ -135,7 +135,11 @@ class ScriptedLLM:
 
     # -- over HTTP, as OpenAI's chat completions ----------------------------------------------------------------
 
-    def openai_handler(self, seen: list[httpx2.Request]) -> Callable[[httpx2.Request], Awaitable[httpx2.Response]]:
+    def openai_handler(
+        self, seen: list[httpx2.Request], dress: Callable[[str], str] | None = None
+    ) -> Callable[[httpx2.Request], Awaitable[httpx2.Response]]:
+        """An OpenAI-compatible server; `dress` rewrites a native answer's JSON text as a weak model writes it."""
+
         async def handle(request: httpx2.Request) -> httpx2.Response:
             seen.append(request)
             if request.method == "GET" and request.url.path.endswith("/models"):
@@ -148,7 +152,8 @@ class ScriptedLLM:
             if "response_format" in body:  # native structured output: the answer is the message's JSON text
                 schema = body["response_format"]["json_schema"]["schema"]
                 args = await self._answer(stage_of(schema), prompt)
-                message: dict[str, Any] = {"role": "assistant", "content": json.dumps(args)}
+                text = json.dumps(args)
+                message: dict[str, Any] = {"role": "assistant", "content": dress(text) if dress else text}
                 finish = "stop"
             else:
                 tool = body["tools"][0]["function"]
