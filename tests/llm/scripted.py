@@ -39,6 +39,7 @@ _STAGE_BY_PROPERTY = {
     "needs_clarification": "clarify",
     "sub_questions": "brief",
     "follow_up_queries": "notes",
+    "picks": "picks",
     "keep": "select",
     "summary": "report",
 }
@@ -97,6 +98,9 @@ class ScriptedLLM:
             if first:
                 claims += self.extra_claims
             return {"claims": claims, "follow_up_queries": self.follow_ups if first else []}
+        if stage == "picks":  # a small model's notes: the first sentence of each passage it is shown
+            passages = _json_after(prompt, "Passages (JSON):")
+            return {"picks": [{"passage_id": p["id"], "sentence": 1} for p in passages[: self.claims_per_note]]}
         if stage == "select":
             notes = _json_after(prompt, "Notes (JSON):")
             return {"keep": [{"note": n["note"], "importance": 5 - min(i, 4)} for i, n in enumerate(notes)]}

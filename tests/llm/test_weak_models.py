@@ -118,3 +118,36 @@ async def test_a_server_that_does_not_answer_fails_the_run_at_once_with_its_addr
 
     assert state.current_stage is ResearchStage.FAILED
     assert f"the model server at {BASE_URL} does not answer (ConnectError)" in (state.error_message or "")
+
+
+async def test_a_small_model_only_picks_sentences_from_an_engine_made_plan() -> None:
+    seen: list[httpx2.Request] = []
+    brain = ScriptedLLM([])
+    question = "How do the unemployment rates of Norway and Sweden compare?"
+    engine = LLMEngine(
+        http_transport=lambda: httpx2.MockTransport(brain.openai_handler(seen)), retry=FAST_RETRY, environ={}
+    )
+    flow = ResearchWorkflow()
+    flow.engines.register("llm", lambda: engine)
+    options = ResearchOptions(
+        engine="llm", model="openai:tiny", base_url=BASE_URL, local_only=True, small_model=True, max_search_results=3
+    )
+    with override_allow_model_requests(True):
+        state = await flow.run(question, options=options)
+
+    assert state.current_stage is ResearchStage.COMPLETED, state.error_message
+    assert brain.calls == ["picks", "picks"]  # no clarify, brief, compress or report call
+    assert state.brief is not None and [sq.entity for sq in state.brief.sub_questions] == ["Norway", "Sweden"]
+    assert [sq.queries for sq in state.brief.sub_questions] == [
+        ["Norway How do the unemployment rates of and compare?"],
+        ["Sweden How do the unemployment rates of and compare?"],
+    ]
+    passages = {p.id: p for p in state.passages}
+    assert state.findings
+    for finding in state.findings:  # each claim is a sentence of its passage, about the sub-question's country
+        passage = passages[finding.passage_ids[0]]
+        assert finding.quote and finding.quote in passage.text
+        entity = next(sq.entity for sq in state.brief.sub_questions if sq.id == finding.sub_question_id)
+        assert passage.title.startswith(f"{entity} — ") and finding.text.startswith(f"{entity} — ")
+    picks = next(json.loads(r.content) for r in seen if r.method == "POST")
+    assert picks["max_completion_tokens"] == 160 and "sentences" in picks["messages"][-1]["content"]

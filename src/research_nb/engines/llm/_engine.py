@@ -11,10 +11,11 @@ files; every claim they write is checked against the passage it cites before it 
   is left out and counted. Without a model answer (budget reached, failure) the verified notes are the report.
 
 A small model (said by `small_model=`, or a local llama.cpp server's model under 4B parameters, `_server`) is
-asked only what it does well: the engine plans the research itself (one sub-question per entity of the corpus the
-question names, searched with its own words), shows the model each passage's few sentences that matter, and
-writes the report from the verified notes — one short call per sub-question, no clarify, brief, compress or
-report call. A run in which every sub-question failed fails, with the first cause.
+asked only what it does well, choosing: the engine plans the research itself (one sub-question per entity of the
+corpus the question names, searched with its own words), shows the model each passage's few sentences that
+matter, numbered, and the model picks those that answer; each pick becomes a claim in the passage's own words,
+verified like any other, and the report is written from them — one short call per sub-question, no clarify,
+brief, compress or report call. A run in which every sub-question failed fails, with the first cause.
 
 The model is a pydantic-ai model string per run (`model=`), else `RESEARCH_NB_MODEL`. Every model call is bounded,
 retried with backoff on rate limits and transient errors, metered (tokens and estimated cost, per stage, in
@@ -40,8 +41,10 @@ from research_nb.engines.llm._agents import (
     MAX_SUB_QUESTIONS,
     agents,
     brief_prompt,
+    claims_from_picks,
     clarify_prompt,
     notes_prompt,
+    picks_prompt,
     report_prompt,
     select_prompt,
 )
@@ -296,9 +299,14 @@ class LLMEngine:
             if not found.passages:
                 outcome.problem = "no search result"
                 return outcome
-            draft = await session.ask(agents().notes, notes_prompt(question, sq, found.passages, trim=small))
+            if small:  # the model chooses sentences; the claims are the passages' own words
+                picks = await session.ask(agents().picks, picks_prompt(question, sq, found.passages))
+                claims = claims_from_picks(picks, found.passages, sq)
+                outcome.verdicts += [verify(claim, outcome.passages, context) for claim in claims]
+                return outcome
+            draft = await session.ask(agents().notes, notes_prompt(question, sq, found.passages))
             outcome.verdicts += [verify(claim, outcome.passages, context) for claim in draft.claims]
-            for _ in range(0 if small else session.ctx.options.max_hops):
+            for _ in range(session.ctx.options.max_hops):
                 follow = [q for q in (strip_links(q) for q in draft.follow_up_queries) if q][:_FOLLOW_UPS_PER_HOP]
                 if not follow:
                     break

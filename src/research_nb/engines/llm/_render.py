@@ -74,7 +74,12 @@ def verified_findings(
                 left_out = record.setdefault(stage, [])
                 if isinstance(left_out, list):
                     left_out.append(
-                        {"claim": verdict.claim.text, "passage_id": verdict.claim.passage_id, "why": verdict.problem}
+                        {
+                            "claim": verdict.claim.text,
+                            "passage_id": verdict.claim.passage_id,
+                            "quote": verdict.claim.quote,
+                            "why": verdict.problem,
+                        }
                     )
             continue
         text = " ".join(verdict.claim.text.split())
