@@ -64,5 +64,5 @@ def score(origin: str | None = None) -> Score:
         kept += verdict.supported
         kept_supported += truth and verdict.supported
         if truth != verdict.supported:
-            mistakes.append({"claim": item["claim"], "label": item["label"], "verifier": verdict.problem})
+            mistakes.append({**item, "verifier": verdict.problem})
     return Score(len(items), supported, kept, kept_supported, mistakes)

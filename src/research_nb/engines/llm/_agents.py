@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 from pydantic_ai import Agent
 from pydantic_ai.settings import ModelSettings
 
@@ -92,6 +92,23 @@ class PicksDraft(BaseModel):
 
     picks: list[PickedSentence] = Field(
         max_length=MAX_PICKS, description="The sentences that answer the sub-question, best first"
+    )
+
+
+def picks_schema(passage_ids: Sequence[str]) -> type[PicksDraft]:
+    """`PicksDraft` narrowed to the passages shown and their numbered sentences: a server that enforces the schema
+    with a grammar (llama.cpp, Ollama) lets a small model write only an id it was given, never a long invention."""
+    shown: Any = Literal[tuple(dict.fromkeys(passage_ids))]
+    pick = create_model(
+        "PickedSentence",
+        __base__=PickedSentence,
+        passage_id=(shown, Field(description="The id of a passage, exactly as given")),
+        sentence=(int, Field(ge=1, le=TRIMMED_SENTENCES, description="The number of one of its sentences")),
+    )
+    return create_model(
+        "PicksDraft",
+        __base__=PicksDraft,
+        picks=(list[pick], Field(max_length=MAX_PICKS, description="The sentences that answer, best first")),
     )
 
 

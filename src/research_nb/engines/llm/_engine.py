@@ -45,6 +45,7 @@ from research_nb.engines.llm._agents import (
     clarify_prompt,
     notes_prompt,
     picks_prompt,
+    picks_schema,
     report_prompt,
     select_prompt,
 )
@@ -300,7 +301,8 @@ class LLMEngine:
                 outcome.problem = "no search result"
                 return outcome
             if small:  # the model chooses sentences; the claims are the passages' own words
-                picks = await session.ask(agents().picks, picks_prompt(question, sq, found.passages))
+                schema = picks_schema([p.id for p in found.passages])
+                picks = await session.ask(agents().picks, picks_prompt(question, sq, found.passages), schema=schema)
                 claims = claims_from_picks(picks, found.passages, sq)
                 outcome.verdicts += [verify(claim, outcome.passages, context) for claim in claims]
                 return outcome

@@ -201,12 +201,14 @@ class Session:
         state.metadata[STATE_KEY] = self.profile.model_dump(mode="json")
         return self.profile
 
-    async def ask(self, agent: Agent[None, T], prompt: str) -> T:
-        """The agent's typed answer, retried on rate limits and transient failures. Raises `BudgetExhausted`
-        when the budget forbids the call, `ModelCallFailed` (redacted) when it fails for good — a server's
-        refusal (HTTP 4xx) at once, with what it said: the same request would be refused again."""
+    async def ask(self, agent: Agent[None, T], prompt: str, *, schema: type[T] | None = None) -> T:
+        """The agent's typed answer (of `schema`, a narrower output type for this call, when given), retried on
+        rate limits and transient failures. Raises `BudgetExhausted` when the budget forbids the call,
+        `ModelCallFailed` (redacted) when it fails for good — a server's refusal (HTTP 4xx) at once, with what it
+        said: the same request would be refused again."""
         native = self.profile.output == "native"
-        output_type = NativeOutput(agent.output_type, name=agent.name, strict=False) if native else None  # type: ignore[arg-type]
+        wanted: Any = schema or agent.output_type
+        output_type = NativeOutput(wanted, name=agent.name, strict=False) if native else schema
         settings = stage_settings(agent.name or "", local=self.profile.local)
 
         async def attempt() -> T:

@@ -49,6 +49,8 @@ _SUBJECT_SEPARATOR = " — "  # "Norway — Economy": the subject, then the sect
 _QUESTION_START = re.compile(
     r"(?i)^(?:what|how|why|which|who|whom|whose|when|where|is|are|does|do|did|can|could|should|will|would)\b"
 )
+_GLOSS = re.compile(r"\([^)]*\)")
+_QUALIFIERS = frozenset({"real", "total"})
 _YEAR = re.compile(r"^(?:1[89]|20|21)\d\d$")
 #: The few words a claim uses for a field that does not hold them ("people" for "Population").
 _FIELD_SYNONYMS = {"peopl": "popul", "inhabit": "popul", "resid": "popul", "jobless": "unemploy"}
@@ -245,8 +247,13 @@ def _wrong_field(claim: str, cited: list[tuple[Passage, str]], context: ClaimCon
             if match is None or not figures & set(_numbers(match.group("value"))):
                 continue
             label = match.group("field")
-            label_terms = {t for t in terms(label) if not _is_number(t)}
-            if label_terms and len(label_terms & claim_terms) / len(label_terms) < FIELD_THRESHOLD:
+            # The field's own words: not its parenthesised gloss ("(ages 15-24)", "(consumer prices)") nor the
+            # qualifiers a claim drops ("Real GDP", "..., total"). Its first word is what it is about ("Youth
+            # unemployment rate" is not "unemployment rate"); most of the rest must be there too.
+            named = [t for t in terms(_GLOSS.sub(" ", label)) if not _is_number(t) and t not in _QUALIFIERS]
+            if named and (
+                named[0] not in claim_terms or len(set(named) & claim_terms) / len(set(named)) < FIELD_THRESHOLD
+            ):
                 return f"states the figure of {label.strip()!r}, a field it does not name"
     return None
 
