@@ -39,7 +39,7 @@ _STAGE_BY_PROPERTY = {
     "needs_clarification": "clarify",
     "sub_questions": "brief",
     "follow_up_queries": "notes",
-    "picks": "picks",
+    "sentences": "picks",
     "keep": "select",
     "summary": "report",
 }
@@ -100,7 +100,8 @@ class ScriptedLLM:
             return {"claims": claims, "follow_up_queries": self.follow_ups if first else []}
         if stage == "picks":  # a small model's notes: the first sentence of each passage it is shown
             passages = _json_after(prompt, "Passages (JSON):")
-            return {"picks": [{"passage_id": p["id"], "sentence": 1} for p in passages[: self.claims_per_note]]}
+            firsts = [int(next(iter(p["sentences"]))) for p in passages[: self.claims_per_note]]
+            return {"sentences": firsts}
         if stage == "select":
             notes = _json_after(prompt, "Notes (JSON):")
             return {"keep": [{"note": n["note"], "importance": 5 - min(i, 4)} for i, n in enumerate(notes)]}

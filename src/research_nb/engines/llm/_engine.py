@@ -44,6 +44,7 @@ from research_nb.engines.llm._agents import (
     claims_from_picks,
     clarify_prompt,
     notes_prompt,
+    numbered_sentences,
     picks_prompt,
     picks_schema,
     report_prompt,
@@ -301,9 +302,10 @@ class LLMEngine:
                 outcome.problem = "no search result"
                 return outcome
             if small:  # the model chooses sentences; the claims are the passages' own words
-                schema = picks_schema([p.id for p in found.passages])
-                picks = await session.ask(agents().picks, picks_prompt(question, sq, found.passages), schema=schema)
-                claims = claims_from_picks(picks, found.passages, sq)
+                numbered = numbered_sentences(sq, found.passages)
+                prompt = picks_prompt(question, sq, numbered)
+                picks = await session.ask(agents().picks, prompt, schema=picks_schema(len(numbered)))
+                claims = claims_from_picks(picks, numbered)
                 outcome.verdicts += [verify(claim, outcome.passages, context) for claim in claims]
                 return outcome
             draft = await session.ask(agents().notes, notes_prompt(question, sq, found.passages))
