@@ -231,7 +231,29 @@ def _off_question(claim: str, cited: list[tuple[Passage, str]], context: ClaimCo
             known |= set(terms(quote)) | set(terms(passage.title)) | set(terms(passage.location.heading or ""))
         if not context.attribute & known:
             return "does not answer its sub-question (none of the words of what it asks)"
+        for _, quote in cited:
+            field = _data_field(quote)
+            if field is not None and not context.attribute & (_field_heads(field) | set(terms(field[1]))):
+                return f"cites {field[0].strip()!r}, which is not what its sub-question asks"
     return None
+
+
+def _data_field(quote: str) -> tuple[str, str] | None:
+    """The (field, value) of a quote that is one `Field: value` data line."""
+    lines = quote.strip().split("\n")
+    match = FIELD_LINE.match(lines[0].strip()) if len(lines) == 1 else None
+    return (match.group("field"), match.group("value")) if match else None
+
+
+def _field_heads(field: tuple[str, str]) -> set[str]:
+    """The words a data field is about: the first of each comma-separated part, glosses and qualifiers aside
+    ("Alcohol consumption per capita, beer" is about alcohol and beer, not per capita; "Real GDP per capita"
+    about GDP)."""
+    heads = set()
+    for part in _GLOSS.sub(" ", field[0]).split(","):
+        named = [t for t in terms(part) if not _is_number(t) and t not in _QUALIFIERS]
+        heads |= set(named[:1])
+    return heads
 
 
 def _wrong_field(claim: str, cited: list[tuple[Passage, str]], context: ClaimContext) -> str | None:
