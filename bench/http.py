@@ -1,7 +1,8 @@
-"""HTTP benchmark: 50 concurrent research requests on the offline engine against one uvicorn on loopback.
+"""HTTP benchmark: 50 concurrent research requests on the offline engine against one uvicorn on loopback, then
+200 sequential ones with the server's memory before and after.
 
-    .venv/bin/python bench/http.py              # 3 rounds of 50 concurrent requests
-    .venv/bin/python bench/http.py --quick      # 1 round of 10, for a smoke run
+    .venv/bin/python bench/http.py              # 3 rounds of 50 concurrent requests, then 200 one after another
+    .venv/bin/python bench/http.py --quick      # 1 round of 10, 20 sequential, for a smoke run
 
 The server is the real app (`uvicorn research_nb.api.main:app`, what `research-nb serve` runs) in a child
 process. Each client does what a seed client does: POST /research, follow the SSE stream to its `complete`
@@ -13,8 +14,9 @@ Checked for every request: the stream's events are numbered 1..n with none missi
 Baselines measured in the same run:
 - one request at a time over HTTP (`--solo` requests): what concurrency costs (ratio of medians);
 - the same questions run in this process with `workflow.run` (no HTTP, no SSE): what the HTTP front costs.
-Server RSS (psutil) right after startup, after one warm-up request (corpus loaded), and after all rounds; server
-CPU time per request (user + system) one at a time and concurrently.
+Server RSS (psutil) right after startup, after one warm-up request (corpus loaded), after all rounds, and before
+and after the `--sequential` runs (a leak shows as growth per run once the workflow's bounded history of finished
+runs is full); server CPU time per request (user + system) one at a time and concurrently.
 Prints a Markdown table and writes bench/results/http.json.
 """
 
@@ -159,10 +161,11 @@ def main() -> None:
     parser.add_argument("--concurrent", type=int, default=50, help="requests per round, all at once")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--solo", type=int, default=10, help="one-at-a-time requests for the baseline")
-    parser.add_argument("--quick", action="store_true", help="1 round of 10, 5 solo")
+    parser.add_argument("--sequential", type=int, default=200, help="runs one after another, for memory")
+    parser.add_argument("--quick", action="store_true", help="1 round of 10, 5 solo, 20 sequential")
     args = parser.parse_args()
     if args.quick:
-        args.concurrent, args.rounds, args.solo = 10, 1, 5
+        args.concurrent, args.rounds, args.solo, args.sequential = 10, 1, 5, 20
 
     server = Server()
     try:
@@ -176,13 +179,16 @@ def main() -> None:
         rounds = [asyncio.run(concurrent_round(server.url, args.concurrent)) for _ in range(args.rounds)]
         cpu_concurrent = server.cpu_seconds() - cpu
         rss_end = server.rss_mb()
+        sequential = asyncio.run(solo_requests(server.url, args.sequential))
+        rss_sequential = server.rss_mb()
     finally:
         server.stop()
     local = asyncio.run(in_process(args.solo))
 
     concurrent = [o for outcomes, _ in rounds for o in outcomes]
     completed = [o.seconds for o in concurrent if o.complete]
-    lost = [o.reason for o in concurrent if not o.complete]
+    lost = [o.reason for o in concurrent + sequential if not o.complete]
+    sequential_times = [o.seconds for o in sequential if o.complete]
     solo_times = [o.seconds for o in solo if o.complete]
     walls = [wall for _, wall in rounds]
     rows = [
@@ -191,13 +197,20 @@ def main() -> None:
          median(solo_times) / median(local), 1000 * cpu_solo / len(solo)],
         [f"HTTP, {args.concurrent} concurrent x {args.rounds} rounds", len(concurrent), len(completed),
          median(completed), p95(completed), median(completed) / median(local), 1000 * cpu_concurrent / len(concurrent)],
+        [f"HTTP, {args.sequential} sequential", len(sequential), len(sequential_times), median(sequential_times),
+         p95(sequential_times), median(sequential_times) / median(local), "-"],
     ]  # fmt: skip
     print(f"\nTime to report (s), offline engine; {len(QUESTIONS)} questions in turn\n")
     headers = ["mode", "requests", "complete", "median s", "p95 s", "x in-process median", "server CPU ms/request"]
     print_table(headers, rows)
     print(f"\nconcurrent round wall time: median {median(walls):.2f} s ({args.concurrent / median(walls):.1f} runs/s)")
     print(f"lost or failed: {len(lost)}" + (f" {lost[:5]}" if lost else ""))
-    print(f"server RSS: {rss_start:.0f} MB at start, {rss_warm:.0f} MB after warm-up, {rss_end:.0f} MB after all runs")
+    print(f"server RSS: {rss_start:.0f} MB at start, {rss_warm:.0f} MB after warm-up, {rss_end:.0f} MB after rounds")
+    growth = rss_sequential - rss_end
+    print(
+        f"server RSS around {args.sequential} sequential runs: {rss_end:.0f} MB before, {rss_sequential:.0f} MB after "
+        f"({growth:+.0f} MB, {1024 * growth / args.sequential:+.0f} KB per run)"
+    )
     write_results(
         "http",
         {
@@ -211,6 +224,12 @@ def main() -> None:
             "in_process_s": {"median": median(local), "p95": p95(local)},
             "round_wall_s": walls,
             "server_rss_mb": {"start": rss_start, "after_warmup": rss_warm, "end": rss_end},
+            "sequential": {
+                "runs": len(sequential),
+                "complete": len(sequential_times),
+                "time_to_report_s": {"median": median(sequential_times), "p95": p95(sequential_times)},
+                "server_rss_mb": {"before": rss_end, "after": rss_sequential},
+            },
             "server_cpu_ms_per_request": {
                 "solo": 1000 * cpu_solo / len(solo),
                 "concurrent": 1000 * cpu_concurrent / len(concurrent),

@@ -23,7 +23,7 @@ PAIRS: dict[str, tuple[str, set[str]]] = {
     "ping": ("heartbeat", set()),
 }
 #: Richer events old clients ignore: their `type` is their event name.
-RICH = {"run_started", "sub_question", "source_found", "usage", "clarification", "run_paused"}
+RICH = {"sub_question", "source_found", "usage", "clarification", "run_paused"}
 STAGE_NAMES = {stage.name for stage in ResearchStage}
 
 
@@ -37,7 +37,11 @@ class Frame:
 def check_frame(sse: ServerSentEvent, request_id: str) -> Frame:
     """Assert one frame follows the contract and return it parsed."""
     assert "\n" not in sse.data, f"data must be one line: {sse.data!r}"
-    assert sse.id.isdigit(), f"every frame has a numeric id: {sse!r}"
+    # A run event carries its number (1, 2, ...); connection and heartbeat frames carry no id of their own, so
+    # httpx-sse reports the last one seen ("" before any). Never an `id: 0`.
+    assert sse.id != "0", f"a frame with id 0: {sse!r}"
+    if sse.event not in ("connection", "ping"):
+        assert sse.id.isdigit(), f"every run event has a numeric id: {sse!r}"
     data = json.loads(sse.data)
     if sse.event in PAIRS:
         expected_type, required = PAIRS[sse.event]
@@ -51,7 +55,7 @@ def check_frame(sse: ServerSentEvent, request_id: str) -> Frame:
         assert data["stage"] in STAGE_NAMES, f"stage must be an upper-case ResearchStage name: {data['stage']!r}"
     if sse.event != "ping" or "request_id" in data:
         assert data["request_id"] == request_id
-    return Frame(sse.event, int(sse.id), data)
+    return Frame(sse.event, int(sse.id or 0), data)
 
 
 @contextmanager

@@ -4,7 +4,9 @@ The HTTP tests cannot reach into the server to open a `Gate`, so a run's questio
 - `[ask]`   the clarify stage asks three questions (a required text, a choice with an "other" that needs
             details, a multi-choice); the answers end up in the report's objective,
 - `[hold]`  the research stage, after gathering its first passages, waits until the run is cancelled,
-- `[fail]`  the research stage fails with an `OSError`,
+- `[hold:<stage>]` (a stage value such as `brief_generation`) that stage waits until the run is cancelled
+            (research and later stages after something was gathered, the earlier ones before),
+- `[fail]`  the research stage fails with an `OSError`; `[fail:<stage>]` that stage does,
 - `[warn]`  the research stage raises a warning the run survives.
 Every run reports token usage, so a stream carries every kind of event.
 """
@@ -16,7 +18,7 @@ import asyncio
 from engines_for_tests import MemoryEngine
 from research_nb.core.protocols import StageContext
 from research_nb.models.clarification import ClarificationChoice, ClarificationQuestion, ClarificationRequest
-from research_nb.models.research import ResearchReport
+from research_nb.models.research import Finding, ResearchBrief, ResearchReport, ResearchStage
 
 ENGINE_NAME = "scripted"
 HOLDING = "holding until cancelled"
@@ -47,10 +49,14 @@ class ScriptedEngine(MemoryEngine):
     name = ENGINE_NAME
 
     async def clarify(self, ctx: StageContext) -> ClarificationRequest | None:
-        await asyncio.sleep(0)
+        await _obey(ctx, ResearchStage.CLARIFICATION)
         if "[ask]" not in ctx.state.user_query:
             return None
         return ClarificationRequest(questions=[q.model_copy(deep=True) for q in QUESTIONS], context="too vague")
+
+    async def brief(self, ctx: StageContext) -> ResearchBrief:
+        await _obey(ctx, ResearchStage.BRIEF_GENERATION)
+        return await super().brief(ctx)
 
     async def research(self, ctx: StageContext) -> None:
         await super().research(ctx)
@@ -63,9 +69,27 @@ class ScriptedEngine(MemoryEngine):
         if "[hold]" in query:
             ctx.log(HOLDING)
             await asyncio.Event().wait()
+        await _obey(ctx, ResearchStage.RESEARCH_EXECUTION)
+
+    async def compress(self, ctx: StageContext) -> list[Finding]:
+        await _obey(ctx, ResearchStage.COMPRESSION)
+        return await super().compress(ctx)
 
     async def report(self, ctx: StageContext) -> ResearchReport:
+        await _obey(ctx, ResearchStage.REPORT_GENERATION)
         report = await super().report(ctx)
         brief = ctx.state.brief
         objective = brief.objective if brief else ctx.state.user_query
-        return report.model_copy(update={"introduction": f"Objective: {objective}"})
+        conclusions = [f"The {len(ctx.state.findings)} findings rest on {len(report.references)} cited passages."]
+        return report.model_copy(update={"introduction": f"Objective: {objective}", "conclusions": conclusions})
+
+
+async def _obey(ctx: StageContext, stage: ResearchStage) -> None:
+    """Fail or hold in `stage` when the question says so."""
+    await asyncio.sleep(0)
+    query = ctx.state.user_query
+    if f"[fail:{stage.value}]" in query:
+        raise OSError(f"the {stage.value} step broke")
+    if f"[hold:{stage.value}]" in query:
+        ctx.log(HOLDING)
+        await asyncio.Event().wait()

@@ -3,8 +3,9 @@
     python tests/api/http_server.py [--as-default]
 
 It serves the same import string `research-nb serve` uses. Uvicorn logs the port it got ("Uvicorn running on
-http://127.0.0.1:PORT"), which is how the tests find it. `--as-default` also registers the scripted engine as
-"offline", so that requests without an engine (as a fuzzer sends them) stay cheap.
+http://127.0.0.1:PORT"), which is how the tests find it. `--as-default` also registers the scripted engine under the
+name of every installed engine ("offline", "llm"), so that the runs a fuzzer starts, whatever engine they name,
+stay cheap and need no key.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def main() -> None:
     args = parser.parse_args()
     workflow.engines.register(ENGINE_NAME, ScriptedEngine)
     if args.as_default:
-        workflow.engines.register("offline", ScriptedEngine)
+        for name in workflow.engines.names():
+            workflow.engines.register(name, ScriptedEngine)
     uvicorn.run("research_nb.api.main:app", host="127.0.0.1", port=0, log_level="info")
 
 

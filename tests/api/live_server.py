@@ -30,6 +30,7 @@ class LiveServer:
                 **(env or {}),
             }
         )
+        self.env = full_env
         self.process = subprocess.Popen(
             [sys.executable, str(LAUNCHER), *args],
             stdout=subprocess.DEVNULL,
@@ -46,6 +47,11 @@ class LiveServer:
         if not self.wait_for_log(_RUNNING, startup_timeout) or self.port is None:
             self.process.kill()
             raise RuntimeError(f"the test server did not start:\n{self.log}")
+
+    @property
+    def data_dir(self) -> Path:
+        """The server's data folder (`RESEARCH_NB_DATA_DIR`): its run store is `runs/` in it."""
+        return Path(self._data_dir.name)
 
     @property
     def url(self) -> str:

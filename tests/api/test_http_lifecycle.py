@@ -41,6 +41,8 @@ def test_submit_stream_status_and_report(client: httpx.Client) -> None:
     complete = story[-1].data
     assert complete["success"] is True and complete["has_report"] is True
     assert complete["report"]["title"] == QUESTION
+    assert [f.event for f in story[:2]] == ["update", "update"]  # the opening line, in the first stage
+    assert {story[0].data["stage"], story[1].data["stage"]} == {"CLARIFICATION"}
 
     status = client.get(f"/research/{rid}").json()
     assert status["status"] == "completed" and status["stage"] == "completed" and status["error"] is None
@@ -52,8 +54,9 @@ def test_submit_stream_status_and_report(client: httpx.Client) -> None:
     for field in ("title", "executive_summary", "methodology", "sections", "conclusion", "conclusions", "references"):
         assert field in body
     assert body["metadata"]["created_at"] and isinstance(body["metadata"]["source_summary"], list)
-    cited = {c["number"] for s in body["sections"] for c in s["citations"]}
-    assert cited == {r["number"] for r in body["references"]} and cited
+    cited = {c["number"] for s in body["sections"] for c in s["cited"]}
+    assert cited == {r["number"] for r in body["reference_details"]} and cited
+    assert body["references"] == [f"[{r['number']}] {r['title']}" for r in body["reference_details"]]
 
     markdown = client.get(f"/research/{rid}/report", headers={"Accept": "text/markdown"})
     assert markdown.headers["content-type"].startswith("text/markdown")
@@ -70,7 +73,9 @@ def test_wire_format_of_frames(client: httpx.Client) -> None:
     blocks = [b for b in raw.split("\n\n") if b]
     assert len(blocks) > 10
     for block in blocks:
-        assert re.fullmatch(r"id: \d+\nevent: [a-z_]+\ndata: \{.*\}", block), block
+        # a run event has its number; the connection (and heartbeat) frames have none, never an `id: 0`
+        numbered = re.fullmatch(r"id: [1-9]\d*\nevent: [a-z_]+\ndata: \{.*\}", block)
+        assert numbered or re.fullmatch(r"event: (connection|ping)\ndata: \{.*\}", block), block
 
 
 def test_late_subscriber_gets_the_same_story(client: httpx.Client) -> None:

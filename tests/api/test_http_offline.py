@@ -27,8 +27,8 @@ def test_offline_research_over_http(client: httpx.Client) -> None:
     # the contract's fixes: both conclusion fields filled, and a methodology that says what was done
     assert report["conclusion"] and report["conclusions"]
     assert "search" in report["methodology"].lower()
-    cited = {c["number"] for section in report["sections"] for c in section["citations"]}
-    assert cited and cited <= {r["number"] for r in report["references"]}
+    cited = {c["number"] for section in report["sections"] for c in section["cited"]}
+    assert cited and cited <= {r["number"] for r in report["reference_details"]}
     markdown = client.get(f"/research/{rid}/report", headers={"Accept": "text/markdown"}).text
     assert markdown.startswith("# ") and "Norway" in markdown and "Sweden" in markdown and "[1]" in markdown
 

@@ -8,17 +8,13 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from research_nb.api.settings import TOKEN_ENV, ServerSettings
+from research_nb.api.settings import TOKEN_ENV, ServerSettings, settings_of_app
 
 _bearer = HTTPBearer(auto_error=False, description=f"The value of {TOKEN_ENV}, when the server has one")
 
 
 def settings_of(request: Request) -> ServerSettings:
-    """The settings the app read at startup (read now if it was started without its lifespan)."""
-    settings: ServerSettings | None = getattr(request.app.state, "settings", None)
-    if settings is None:
-        settings = request.app.state.settings = ServerSettings()
-    return settings
+    return settings_of_app(request.app)
 
 
 async def require_token(

@@ -4,6 +4,7 @@ code its cause calls for: the user's mistakes are 4xx with a message that names 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
@@ -13,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from research_nb.core.errors import (
     ClarificationError,
+    CorruptRunError,
     DuplicateRequestError,
     InvalidStateError,
     UnknownRequestError,
@@ -46,6 +48,11 @@ async def _user_input_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(code, detail, type(exc).__name__)
 
 
+async def _corrupt_run(request: Request, exc: Exception) -> JSONResponse:
+    # The run exists but its stored file cannot be read: not the client's typo (404) nor the server's bug (500).
+    return error_response(422, str(exc), type(exc).__name__)
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # Only where and what: FastAPI's own body would echo the input, and the input may hold API keys.
@@ -55,7 +62,23 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return error_response(exc.status_code, str(exc.detail), "HTTPException", headers=exc.headers)
+    headers = exc.headers
+    allowed = _allowed_methods(request) if exc.status_code == 405 else []
+    if allowed:
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+    return error_response(exc.status_code, str(exc.detail), "HTTPException", headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the published schema serves at this path. (Starlette names only the methods of the first
+    route that matched the path, so `/research/{id}` would claim GET alone though DELETE is served too.)"""
+    path = request.url.path
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -78,6 +101,7 @@ def _describe(error: object) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UserInputError, _user_input_error)
+    app.add_exception_handler(CorruptRunError, _corrupt_run)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -11,12 +11,14 @@ import asyncio
 
 from pydantic import JsonValue
 
-from research_nb.core.errors import UserInputError
+from research_nb.api.wire import wire_report
+from research_nb.core.errors import CorruptRunError, UserInputError
+from research_nb.core.protocols import ChecksOptions
 from research_nb.core.task_manager import task_manager
 from research_nb.core.workflow import workflow
-from research_nb.models.api_models import APIKeys, ResearchRequest, ResearchStatus, RunStatus
+from research_nb.models.api_models import SERVER_ONLY_OPTIONS, APIKeys, ResearchRequest, ResearchStatus, RunStatus
 from research_nb.models.clarification import ClarificationResponse
-from research_nb.models.research import ResearchStage, ResearchState
+from research_nb.models.research import ResearchOptions, ResearchStage, ResearchState
 
 #: How long a DELETE waits for a cancelled run to wind down, so that its reply reflects the end.
 CANCEL_WAIT_SECONDS = 10.0
@@ -26,8 +28,6 @@ _paused_keys: dict[str, APIKeys] = {}
 
 #: Options that name files on the server: refused unless the server allows them (`allow_server_paths`).
 SERVER_PATH_OPTIONS = ("sources", "record_to", "replay_from")
-#: Options that choose the server's own environment variables and where its keys are sent: never over HTTP.
-SERVER_ONLY_OPTIONS = ("api_key_env", "base_url")
 
 
 def check_remote_options(request: ResearchRequest, *, allow_server_paths: bool) -> None:
@@ -45,6 +45,30 @@ def check_remote_options(request: ResearchRequest, *, allow_server_paths: bool) 
         raise UserInputError("; ".join(problems))
 
 
+async def check_engine_options(options: ResearchOptions) -> None:
+    """Build the engine and let it check the options (built-in corpora installed, paths that exist) in a worker
+    thread: both may take long (an engine's first import, a walk of a big folder) and the server's loop must
+    stay free for every other request. Raises the engine's `UserInputError`."""
+
+    def check() -> None:
+        engine = workflow.engines.get(options.engine)
+        if isinstance(engine, ChecksOptions):
+            engine.check_options(options)
+
+    await asyncio.to_thread(check)
+
+
+def lookup(request_id: str) -> ResearchState:
+    """The run's state. Raises `UnknownRequestError` (404), or `CorruptRunError` (422) for a stored run that
+    cannot be read back: whatever is wrong with its file, the answer is one line, never a 500."""
+    try:
+        return workflow.require_state(request_id)
+    except (UserInputError, CorruptRunError):
+        raise
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise CorruptRunError(f"the stored run {request_id!r} cannot be read ({type(exc).__name__})") from None
+
+
 def start_run(request: ResearchRequest, *, user_id: str | None, session_id: str | None) -> ResearchState:
     """Register the run (readable at once, its events buffered from the first) and start its task."""
     state = workflow.prepare(request.query, options=request.options(), user_id=user_id, session_id=session_id)
@@ -54,6 +78,7 @@ def start_run(request: ResearchRequest, *, user_id: str | None, session_id: str 
 
 def resume_run(request_id: str, answers: ClarificationResponse) -> ResearchState:
     """Record the answers (raises `ClarificationError` listing what is wrong) and run the rest as a new task."""
+    lookup(request_id)  # an unknown or damaged run: 404 or 422
     state = workflow.answer_clarification(request_id, answers)
     task_manager.start(request_id, _drive(state, _paused_keys.pop(request_id, None)), metadata=_metadata(state))
     return state
@@ -62,7 +87,7 @@ def resume_run(request_id: str, answers: ClarificationResponse) -> ResearchState
 async def cancel_run(request_id: str, reason: str) -> bool:
     """Cancel a run however it is waiting; True if a running task was cancelled. A finished run is left as it
     ended. Raises `UnknownRequestError` for an unknown id."""
-    state = workflow.require_state(request_id)
+    state = lookup(request_id)
     if state.is_finished:
         return False
     _paused_keys.pop(request_id, None)
@@ -108,7 +133,7 @@ def status_of(state: ResearchState) -> ResearchStatus:
         status=run_status(state),
         stage=state.current_stage,
         error=state.error_message or state.cancel_reason,
-        report=state.report,
+        report=None if state.report is None else wire_report(state.report, state),
         awaiting_clarification=state.awaiting_clarification,
     )
 

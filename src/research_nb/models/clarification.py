@@ -64,16 +64,22 @@ class ClarificationRequest(BaseModel):
         return problems
 
 
+#: Bounds on answers (the wire contract's 2,000 characters for a text), so no answer can be unbounded.
+MAX_ANSWER_CHARS = 2000
+MAX_ANSWERS = 50
+_ID_CHARS = 200
+
+
 class ChoiceSelection(BaseModel):
-    id: str
-    details: str | None = None
+    id: str = Field(max_length=_ID_CHARS)
+    details: str | None = Field(None, max_length=MAX_ANSWER_CHARS)
 
 
 class ClarificationAnswer(BaseModel):
-    question_id: str
-    text: str | None = None
+    question_id: str = Field(max_length=_ID_CHARS)
+    text: str | None = Field(None, max_length=MAX_ANSWER_CHARS)
     selection: ChoiceSelection | None = None
-    selections: list[ChoiceSelection] | None = None
+    selections: list[ChoiceSelection] | None = Field(None, max_length=MAX_ANSWERS)
     skipped: bool = False
 
     def is_empty(self) -> bool:
@@ -94,8 +100,8 @@ class ClarificationAnswer(BaseModel):
 class ClarificationResponse(BaseModel):
     """Answers by question id; `request_id` is the `ClarificationRequest.id` being answered."""
 
-    request_id: str
-    answers: list[ClarificationAnswer] = Field(default_factory=list)
+    request_id: str = Field(max_length=_ID_CHARS)
+    answers: list[ClarificationAnswer] = Field(default_factory=list, max_length=MAX_ANSWERS)
 
 
 def _answer_problems(question: ClarificationQuestion, answer: ClarificationAnswer) -> list[str]:
