@@ -277,12 +277,13 @@ _LOCAL_STOPS = ["\n\n\n\n", "```\n\n"]
 
 def stage_settings(agent_name: str, *, local: bool) -> ModelSettings:
     """The settings of one stage's calls. A local server also gets a low temperature (two runs of a small model at
-    its default differed from useful to off-topic) and stop sequences that end a runaway answer; hosted models
-    get neither, as some (reasoning models) refuse them."""
+    its default differed from useful to off-topic), a seed, and stop sequences that end a runaway answer; hosted
+    models get none of these, as some (reasoning models) refuse them."""
     hosted_cap, local_cap = _MAX_TOKENS.get(agent_name, (4096, 768))
     if not local:
         return ModelSettings(max_tokens=hosted_cap)
-    return ModelSettings(max_tokens=local_cap, temperature=LOCAL_TEMPERATURE, stop_sequences=_LOCAL_STOPS)
+    # A fixed seed as well: at a low temperature a local server still samples, and two runs differed.
+    return ModelSettings(max_tokens=local_cap, temperature=LOCAL_TEMPERATURE, stop_sequences=_LOCAL_STOPS, seed=0)
 
 
 def select_prompt(question: str, sub_questions: Sequence[SubQuestion], findings: Sequence[Finding]) -> str:
