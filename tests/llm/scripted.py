@@ -39,6 +39,7 @@ _STAGE_BY_PROPERTY = {
     "needs_clarification": "clarify",
     "sub_questions": "brief",
     "follow_up_queries": "notes",
+    "sentences": "picks",
     "keep": "select",
     "summary": "report",
 }
@@ -97,6 +98,10 @@ class ScriptedLLM:
             if first:
                 claims += self.extra_claims
             return {"claims": claims, "follow_up_queries": self.follow_ups if first else []}
+        if stage == "picks":  # a small model's notes: the first sentence of each passage it is shown
+            passages = _json_after(prompt, "Passages (JSON):")
+            firsts = [int(next(iter(p["sentences"]))) for p in passages[: self.claims_per_note]]
+            return {"sentences": firsts}
         if stage == "select":
             notes = _json_after(prompt, "Notes (JSON):")
             return {"keep": [{"note": n["note"], "importance": 5 - min(i, 4)} for i, n in enumerate(notes)]}
@@ -135,20 +140,36 @@ class ScriptedLLM:
 
     # -- over HTTP, as OpenAI's chat completions ----------------------------------------------------------------
 
-    def openai_handler(self, seen: list[httpx2.Request]) -> Callable[[httpx2.Request], Awaitable[httpx2.Response]]:
+    def openai_handler(
+        self, seen: list[httpx2.Request], dress: Callable[[str], str] | None = None
+    ) -> Callable[[httpx2.Request], Awaitable[httpx2.Response]]:
+        """An OpenAI-compatible server; `dress` rewrites a native answer's JSON text as a weak model writes it."""
+
         async def handle(request: httpx2.Request) -> httpx2.Response:
             seen.append(request)
+            if request.method == "GET" and request.url.path.endswith("/models"):
+                listing = {"object": "list", "data": [{"id": "scripted", "object": "model", "owned_by": "scripted"}]}
+                return httpx2.Response(200, json=listing)
             body = json.loads(request.content)
-            tool = body["tools"][0]["function"]
             prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
             if isinstance(prompt, list):
                 prompt = "".join(part.get("text", "") for part in prompt)
-            args = await self._answer(stage_of(tool["parameters"]), prompt)
-            call = {
-                "id": f"call_{len(seen)}",
-                "type": "function",
-                "function": {"name": tool["name"], "arguments": json.dumps(args)},
-            }
+            if "response_format" in body:  # native structured output: the answer is the message's JSON text
+                schema = body["response_format"]["json_schema"]["schema"]
+                args = await self._answer(stage_of(schema), prompt)
+                text = json.dumps(args)
+                message: dict[str, Any] = {"role": "assistant", "content": dress(text) if dress else text}
+                finish = "stop"
+            else:
+                tool = body["tools"][0]["function"]
+                args = await self._answer(stage_of(tool["parameters"]), prompt)
+                call = {
+                    "id": f"call_{len(seen)}",
+                    "type": "function",
+                    "function": {"name": tool["name"], "arguments": json.dumps(args)},
+                }
+                message = {"role": "assistant", "content": None, "tool_calls": [call]}
+                finish = "tool_calls"
             return httpx2.Response(
                 200,
                 json={
@@ -159,8 +180,8 @@ class ScriptedLLM:
                     "choices": [
                         {
                             "index": 0,
-                            "finish_reason": "tool_calls",
-                            "message": {"role": "assistant", "content": None, "tool_calls": [call]},
+                            "finish_reason": finish,
+                            "message": message,
                         }
                     ],
                     "usage": {

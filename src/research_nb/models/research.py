@@ -112,6 +112,19 @@ class ResearchOptions(BaseModel):
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="Name of the environment variable holding the model's key (never the key itself)",
     )
+    model_timeout: float | None = Field(
+        None, gt=0, le=3600, description="Seconds one model request may take once sent (not while queued); None: 180"
+    )
+    structured_output: Literal["auto", "native", "tool"] = Field(
+        "auto",
+        description="How the model returns structured answers: native (a JSON schema), tool (a tool call), auto "
+        "(native for a base_url server, which may not enforce tool calls; tool otherwise)",
+    )
+    small_model: bool | None = Field(
+        None,
+        description="Treat the model as small: the engine plans the searches and the model only takes notes from "
+        "trimmed passages; None: detect (a local llama.cpp server's model under 4B parameters)",
+    )
     budget_tokens: int | None = Field(None, ge=1, le=1_000_000_000, description="Stop new model calls at this many")
     budget_usd: float | None = Field(None, gt=0, le=10_000, description="Stop new model calls at this estimated cost")
     record_to: str | None = Field(None, max_length=4096, description="Record every model and web exchange here")

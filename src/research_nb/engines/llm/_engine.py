@@ -10,6 +10,13 @@ files; every claim they write is checked against the passage it cites before it 
 - report: a model writes the summary and sections, again as cited, quoted claims, verified once more; what fails
   is left out and counted. Without a model answer (budget reached, failure) the verified notes are the report.
 
+A small model (said by `small_model=`, or a local llama.cpp server's model under 4B parameters, `_server`) is
+asked only what it does well, choosing: the engine plans the research itself (one sub-question per entity of the
+corpus the question names, searched with its own words), shows the model each passage's few sentences that
+matter, numbered, and the model picks those that answer; each pick becomes a claim in the passage's own words,
+verified like any other, and the report is written from them — one short call per sub-question, no clarify,
+brief, compress or report call. A run in which every sub-question failed fails, with the first cause.
+
 The model is a pydantic-ai model string per run (`model=`), else `RESEARCH_NB_MODEL`. Every model call is bounded,
 retried with backoff on rate limits and transient errors, metered (tokens and estimated cost, per stage, in
 `state.metadata["usage"]` and as `usage` events), stopped by a budget, and recorded to or replayed from a
@@ -27,18 +34,24 @@ from pathlib import Path
 from pydantic_ai.models import Model
 
 from research_nb.core.cassette import Cassette, check_cassette_paths
+from research_nb.core.errors import EngineError
 from research_nb.core.protocols import StageContext
 from research_nb.core.retry import RetryPolicy
 from research_nb.engines.llm._agents import (
     MAX_SUB_QUESTIONS,
     agents,
     brief_prompt,
+    claims_from_picks,
     clarify_prompt,
     notes_prompt,
+    numbered_sentences,
+    picks_prompt,
+    picks_schema,
     report_prompt,
     select_prompt,
 )
 from research_nb.engines.llm._models import check_local_model
+from research_nb.engines.llm._plan import engine_brief
 from research_nb.engines.llm._render import (
     DOCUMENTS,
     SEARCHED,
@@ -60,7 +73,7 @@ from research_nb.engines.llm._session import (
     open_session,
 )
 from research_nb.engines.llm._usage import BudgetExhausted
-from research_nb.engines.llm._verify import Verdict, verify
+from research_nb.engines.llm._verify import ClaimContext, Verdict, verify
 from research_nb.engines.offline._engine import question_of
 from research_nb.models.clarification import ClarificationChoice, ClarificationQuestion, ClarificationRequest
 from research_nb.models.research import (
@@ -79,6 +92,8 @@ from research_nb.sources.web import WEB_RETRY
 
 _REMEMBERED_RUNS = 16
 _FOLLOW_UPS_PER_HOP = 2
+_SMALL_MODEL_PASSAGES = 4  # passages a small model reads per sub-question
+_SMALL_MODEL_SUB_QUESTIONS = 4
 
 
 class LLMEngine:
@@ -114,6 +129,8 @@ class LLMEngine:
 
     async def clarify(self, ctx: StageContext) -> ClarificationRequest | None:
         async with self._session(ctx, ResearchStage.CLARIFICATION) as session:
+            if session.profile.small:
+                return None  # a small model's judgement of vagueness is noise; it researches the question as asked
             try:
                 draft = await session.ask(agents().clarify, clarify_prompt(ctx.state.user_query))
             except BudgetExhausted:
@@ -139,6 +156,9 @@ class LLMEngine:
     async def brief(self, ctx: StageContext) -> ResearchBrief:
         question = question_of(ctx.state)
         async with self._session(ctx, ResearchStage.BRIEF_GENERATION) as session:
+            if session.profile.small:
+                await session.open_search(self._config.cache_dir)
+                return engine_brief(question, session.entities(), _SMALL_MODEL_SUB_QUESTIONS)
             try:
                 draft = await session.ask(agents().brief, brief_prompt(question))
             except BudgetExhausted as exc:
@@ -177,8 +197,14 @@ class LLMEngine:
                 tasks = [group.create_task(self._investigate(session, question, sq)) for sq in brief.sub_questions]
                 for sq in brief.sub_questions:
                     ctx.progress(sq, "searching")
+                outcomes = []
                 for sq, task in zip(brief.sub_questions, tasks, strict=True):  # recorded in order: deterministic
-                    self._record(ctx, sq, await task)
+                    outcomes.append(await task)
+                    self._record(ctx, sq, outcomes[-1])
+            failed = [o for o in outcomes if o.failed]  # a model or search error, not an empty search
+            if outcomes and len(failed) == len(outcomes) and not notes_of(state):
+                cause = failed[0].problem
+                raise EngineError(f"every sub-question failed ({len(failed)} of {len(outcomes)}); the first: {cause}")
             if session.meter.reached:
                 ctx.warn(f"{session.meter.reached}: no new model call was started after that")
             if session.meter.money_unenforceable():
@@ -191,7 +217,7 @@ class LLMEngine:
             return notes
         subs = state.brief.sub_questions if state.brief else []
         async with self._session(ctx, ResearchStage.COMPRESSION) as session:
-            if session.meter.reached:
+            if session.meter.reached or session.profile.small:
                 return notes
             try:
                 draft = await session.ask(agents().select, select_prompt(question_of(state), subs, notes))
@@ -220,8 +246,9 @@ class LLMEngine:
             if not findings:
                 return render(state, [])
             async with self._session(ctx, ResearchStage.REPORT_GENERATION) as session:
-                if session.meter.reached:
+                if session.meter.reached or session.profile.small:
                     return render(state, findings)
+                names = session.entities()
                 cited = list(dict.fromkeys(f.passage_ids[0] for f in findings))
                 passages = [p for p in (state.passage(i) for i in cited) if p is not None]
                 try:
@@ -234,13 +261,16 @@ class LLMEngine:
                     return render(state, findings)
             retrieved = {p.id: p for p in state.passages}
             seen: set[str] = set()
-            summary = verified_findings([verify(c, retrieved) for c in draft.summary], None, "report", state, seen)
-            known = {sq.id for sq in subs}
+            anywhere = ClaimContext(entities=names)
+            verdicts = [verify(c, retrieved, anywhere) for c in draft.summary]
+            summary = verified_findings(verdicts, None, "report", state, seen)
+            known = {sq.id: sq for sq in subs}
             sections: list[Finding] = []
             for section in draft.sections:
-                sub = section.sub_question_id if section.sub_question_id in known else None
-                verdicts = [verify(c, retrieved) for c in section.claims]
-                sections += verified_findings(verdicts, sub, "report", state, seen)
+                sq = known.get(section.sub_question_id)
+                context = ClaimContext.under(sq, names) if sq else anywhere
+                verdicts = [verify(c, retrieved, context) for c in section.claims]
+                sections += verified_findings(verdicts, sq.id if sq else None, "report", state, seen)
             if not summary and not sections:
                 ctx.warn("no claim of the model's report could be verified; the report shows the verified notes")
                 return render(state, findings)
@@ -261,15 +291,25 @@ class LLMEngine:
         """Search, take notes, follow up: everything one sub-question needs, without touching the state (the
         research stage records outcomes in sub-question order, so runs are reproducible)."""
         outcome = _Outcome()
+        small = session.profile.small
         k = session.ctx.options.max_search_results
+        k = min(k, _SMALL_MODEL_PASSAGES) if small else k
+        context = ClaimContext.under(sq, session.entities())
         try:
             found = await session.search(sq.queries or [sq.question], k)
             outcome.add(session, sq, found)
             if not found.passages:
                 outcome.problem = "no search result"
                 return outcome
+            if small:  # the model chooses sentences; the claims are the passages' own words
+                numbered = numbered_sentences(sq, found.passages)
+                prompt = picks_prompt(question, sq, numbered)
+                picks = await session.ask(agents().picks, prompt, schema=picks_schema(len(numbered)))
+                claims = claims_from_picks(picks, numbered)
+                outcome.verdicts += [verify(claim, outcome.passages, context) for claim in claims]
+                return outcome
             draft = await session.ask(agents().notes, notes_prompt(question, sq, found.passages))
-            outcome.verdicts += [verify(claim, outcome.passages) for claim in draft.claims]
+            outcome.verdicts += [verify(claim, outcome.passages, context) for claim in draft.claims]
             for _ in range(session.ctx.options.max_hops):
                 follow = [q for q in (strip_links(q) for q in draft.follow_up_queries) if q][:_FOLLOW_UPS_PER_HOP]
                 if not follow:
@@ -280,11 +320,12 @@ class LLMEngine:
                 outcome.add(session, sq, more)
                 known = [v.claim.text for v in outcome.verdicts if v.supported]
                 draft = await session.ask(agents().notes, notes_prompt(question, sq, more.passages, known))
-                outcome.verdicts += [verify(claim, outcome.passages) for claim in draft.claims]
+                outcome.verdicts += [verify(claim, outcome.passages, context) for claim in draft.claims]
         except BudgetExhausted:
             outcome.budget_reached = True
         except Exception as exc:  # a failed sub-question is a warning, never a failed run
             outcome.problem = session.keys.redact(str(exc) or type(exc).__name__)
+            outcome.failed = True
         return outcome
 
     @staticmethod
@@ -327,6 +368,7 @@ class _Outcome:
     passages: dict[str, Passage] = field(default_factory=dict)
     verdicts: list[Verdict] = field(default_factory=list)
     problem: str | None = None
+    failed: bool = False  # the problem is an error (a model call that failed), not an empty search
     budget_reached: bool = False
 
     def add(self, session: Session, sq: SubQuestion, found: Found) -> None:

@@ -3,6 +3,11 @@ stack, wrapped so that every request is bounded, metered, budgeted and recorded 
 
     RunModel(ReplayModel(cassette))        replay: no key, no network
     RunModel(<provider model>)             live, recorded to a cassette when asked
+
+An OpenAI-compatible server of one's own (`base_url`: Ollama, llama.cpp, LM Studio, vLLM) is spoken to over Chat
+Completions, which they all serve, not the Responses API, which most serve partly or not at all (llama.cpp
+answers a first request and rejects the retry with HTTP 400). Every response's text goes through `_repair` first:
+weak models wrap their JSON in fences, write a tool call as text, or nest the fields under `arguments`.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from research_nb.core.cassette import Cassette
 from research_nb.core.errors import ConfigurationError
 from research_nb.core.retry import TRANSIENT_STATUSES, Transient
 from research_nb.engines.llm._keys import KeyRing
+from research_nb.engines.llm._repair import repair_response
 from research_nb.engines.llm._usage import StageUsage, UsageMeter
 from research_nb.sources._http import is_local_host
 
@@ -47,7 +53,9 @@ HTTPClientFactory = Callable[[], httpx2.AsyncClient]
 def request_key(messages: list[ModelMessage], parameters: ModelRequestParameters) -> str:
     """A digest of what decides a model's answer: the conversation and the output schema, not ids or times."""
     conversation = _scrub(ModelMessagesTypeAdapter.dump_python(messages, mode="json"))
-    schema = [(t.name, t.parameters_json_schema) for t in parameters.output_tools]
+    schema: list[Any] = [(t.name, t.parameters_json_schema) for t in parameters.output_tools]
+    if parameters.output_object is not None:  # native (JSON-schema) output: the schema is the request's too
+        schema.append(parameters.output_object.json_schema)
     payload = json.dumps([conversation, schema], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
@@ -88,9 +96,15 @@ class ReplayModel(Model):
         return response
 
 
+class ModelTimeout(Exception):
+    """A request sent to the model had no answer in time (counted from when it was sent, not queued)."""
+
+
 class RunModel(WrapperModel):
     """The model as one stage of one run sees it: at most `limit` requests at once, none once the budget is spent,
-    each response counted (`on_usage` gets the run's new total) and written to the cassette when recording."""
+    each bounded by `timeout` seconds from when it is sent (the wait for a turn does not count: queued
+    sub-questions must not time out together while one call runs), its text repaired (`_repair`), counted
+    (`on_usage` gets the run's new total) and written to the cassette when recording."""
 
     def __init__(
         self,
@@ -101,8 +115,10 @@ class RunModel(WrapperModel):
         limit: asyncio.Semaphore,
         on_usage: Callable[[StageUsage], None],
         recorder: Cassette | None = None,
+        timeout: float | None = None,
     ) -> None:
         super().__init__(wrapped)
+        self._timeout = timeout
         self._stage = stage
         self._meter = meter
         self._limit = limit
@@ -118,7 +134,12 @@ class RunModel(WrapperModel):
         self._meter.check()
         async with self._limit:
             self._meter.check()  # the budget may have run out while this request waited for its turn
-            response = await self.wrapped.request(messages, model_settings, model_request_parameters)
+            try:
+                async with asyncio.timeout(self._timeout):
+                    response = await self.wrapped.request(messages, model_settings, model_request_parameters)
+            except TimeoutError:
+                raise ModelTimeout(f"no answer within {self._timeout:g} s of sending the request") from None
+        response = repair_response(response, model_request_parameters)
         if self._recorder is not None:
             recorded: JsonValue = ModelMessagesTypeAdapter.dump_python([response], mode="json")[0]
             self._recorder.add_model(request_key(messages, model_request_parameters), self._stage, recorded)
@@ -146,6 +167,11 @@ def resolve_model(
     def provider(name: str) -> Provider[Any]:
         return _provider(name, spec, keys=keys, base_url=base_url, api_key_env=api_key_env, http_client=http_client)
 
+    name, _, model_name = spec.partition(":")
+    if base_url and name in ("openai", "openai-chat", "openai-responses"):
+        from pydantic_ai.models.openai import OpenAIChatModel
+
+        return OpenAIChatModel(model_name, provider=provider(name))
     try:
         return infer_model(spec, provider_factory=provider)
     except ConfigurationError:
@@ -208,6 +234,8 @@ def _provider(
 
 def classify_model_error(error: BaseException) -> Transient | None:
     """Model failures worth another try: rate limits, overloaded or failing servers, dropped connections."""
+    if isinstance(error, ModelTimeout):
+        return Transient(str(error))
     retry_after = error.retry_after if isinstance(error, ModelAPIError) else None
     if isinstance(error, ModelRateLimitError | ModelUnavailableError | ModelServerError | ModelConnectionError):
         return Transient(f"the model answered {type(error).__name__}", retry_after)
@@ -219,3 +247,12 @@ def classify_model_error(error: BaseException) -> Transient | None:
     if isinstance(error, httpx2.TransportError):
         return Transient(f"connection problem ({type(error).__name__})")
     return None
+
+
+def describe_model_error(error: BaseException) -> str:
+    """One line for a model call that failed for good; a server's refusal (4xx) says so and what it said, for it
+    will refuse the same request again."""
+    if isinstance(error, ModelHTTPError) and 400 <= error.status_code < 500:
+        body = error.body if isinstance(error.body, str) else json.dumps(error.body, ensure_ascii=False)
+        return f"the model server refused the request (HTTP {error.status_code}): {body[:300]}"
+    return f"{type(error).__name__}: {error}"

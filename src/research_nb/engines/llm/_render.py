@@ -74,7 +74,12 @@ def verified_findings(
                 left_out = record.setdefault(stage, [])
                 if isinstance(left_out, list):
                     left_out.append(
-                        {"claim": verdict.claim.text, "passage_id": verdict.claim.passage_id, "why": verdict.problem}
+                        {
+                            "claim": verdict.claim.text,
+                            "passage_id": verdict.claim.passage_id,
+                            "quote": verdict.claim.quote,
+                            "why": verdict.problem,
+                        }
                     )
             continue
         text = " ".join(verdict.claim.text.split())
@@ -82,7 +87,8 @@ def verified_findings(
         if text in seen:
             continue
         seen.add(text)
-        findings.append(Finding(sub_question_id=sub, text=text, passage_ids=[passage.id], quote=verdict.quote))
+        cited = [passage.id, *([verdict.second.id] if verdict.second and verdict.second.id != passage.id else [])]
+        findings.append(Finding(sub_question_id=sub, text=text, passage_ids=cited, quote=verdict.quote))
     return findings
 
 

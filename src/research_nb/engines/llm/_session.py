@@ -13,21 +13,30 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import httpx2
-from pydantic_ai import Agent
+from pydantic_ai import Agent, NativeOutput
 from pydantic_ai.models import Model
 
 from research_nb.core.cassette import Cassette, CassetteMissError
 from research_nb.core.errors import ConfigurationError, EngineError
 from research_nb.core.protocols import StageContext
 from research_nb.core.retry import RetryPolicy, retrying
+from research_nb.engines.llm._agents import stage_settings
 from research_nb.engines.llm._keys import KeyRing
-from research_nb.engines.llm._models import ReplayModel, RunModel, classify_model_error, resolve_model
+from research_nb.engines.llm._models import (
+    ReplayModel,
+    RunModel,
+    classify_model_error,
+    describe_model_error,
+    resolve_model,
+)
+from research_nb.engines.llm._server import STATE_KEY, ServerProfile, decide, list_models
 from research_nb.engines.llm._usage import BudgetExhausted, StageUsage, UsageMeter
+from research_nb.engines.llm._verify import entity_names
 from research_nb.models.research import Passage, ResearchOptions, Source
 from research_nb.sources._http import LocalOnlyTransport, TransportFactory, web_client
 from research_nb.sources.corpus import Corpus
@@ -35,7 +44,8 @@ from research_nb.sources.web import WEB_RETRY, ArxivSearch, TavilySearch, Wikipe
 
 T = TypeVar("T")
 
-MODEL_RETRY = RetryPolicy(attempts=4, base_delay=2.0, max_delay=60.0, timeout=180.0)
+MODEL_RETRY = RetryPolicy(attempts=4, base_delay=2.0, max_delay=60.0, timeout=180.0)  # timeout: per request, once sent
+_PROBE_KEY = "model-server"  # the cassette entry of the server's model listing
 MODEL_HTTP_TIMEOUT = httpx2.Timeout(170.0, connect=10.0)
 WEB_NAMES = {"wikipedia": "Wikipedia", "arxiv": "arXiv", "tavily": "Tavily"}
 
@@ -152,37 +162,70 @@ class Session:
                 local_only=options.local_only,
                 http_client=self._model_http_client,
             )
-        recorder = cassette if cassette is not None and cassette.mode == "record" else None
+        self._recorder = cassette if cassette is not None and cassette.mode == "record" else None
         self.model = RunModel(
             base,
             stage=stage,
             meter=self.meter,
             limit=asyncio.Semaphore(options.max_concurrency),
             on_usage=self._usage,
-            recorder=recorder,
+            recorder=self._recorder,
+            timeout=options.model_timeout or config.retry.timeout,
         )
+        self.profile = ServerProfile()
         self.searchers: list[Searcher] = []
         self._search_limit = asyncio.Semaphore(options.max_concurrency)
 
     # -- asking -------------------------------------------------------------------------------------------------
 
-    async def ask(self, agent: Agent[None, T], prompt: str) -> T:
-        """The agent's typed answer, retried on rate limits and transient failures. Raises `BudgetExhausted`
-        when the budget forbids the call, `ModelCallFailed` (redacted) when it fails for good."""
+    async def profile_server(self) -> ServerProfile:
+        """What the run's model server supports: from the run's state when a stage already asked, else from the
+        server's model listing (asked once per run, recorded to and replayed from the cassette)."""
+        state, options = self.ctx.state, self.ctx.options
+        saved = state.metadata.get(STATE_KEY)
+        if isinstance(saved, dict):
+            self.profile = ServerProfile.model_validate(saved)
+            return self.profile
+        listing: object = None
+        cassette = self.memory.cassette
+        if cassette is not None and cassette.mode == "replay":
+            try:
+                listing = cassette.next_model(_PROBE_KEY, "model server")
+            except CassetteMissError:
+                listing = None  # a cassette recorded without a server of its own
+        elif options.base_url and self._config.model is None:
+            listing = await list_models(self._model_http_client(), options.base_url)
+            if self._recorder is not None:
+                self._recorder.add_model(_PROBE_KEY, "model server", listing)  # type: ignore[arg-type]
+        self.profile = decide(options, self.spec, listing if isinstance(listing, dict) else None)
+        state.metadata[STATE_KEY] = self.profile.model_dump(mode="json")
+        return self.profile
+
+    async def ask(self, agent: Agent[None, T], prompt: str, *, schema: type[T] | None = None) -> T:
+        """The agent's typed answer (of `schema`, a narrower output type for this call, when given), retried on
+        rate limits and transient failures. Raises `BudgetExhausted` when the budget forbids the call,
+        `ModelCallFailed` (redacted) when it fails for good — a server's refusal (HTTP 4xx) at once, with what it
+        said: the same request would be refused again."""
+        native = self.profile.output == "native"
+        wanted: Any = schema or agent.output_type
+        output_type = NativeOutput(wanted, name=agent.name, strict=False) if native else schema
+        settings = stage_settings(agent.name or "", local=self.profile.local)
 
         async def attempt() -> T:
-            result = await agent.run(prompt, model=self.model)
+            result = await agent.run(prompt, model=self.model, output_type=output_type, model_settings=settings)
             return result.output
 
         def on_retry(message: str) -> None:
             self.ctx.log(f"{agent.name}: {message}")
 
+        # Each request is timed from when it is sent (`RunModel`); the retry loop adds no clock of its own.
+        policy = replace(self._config.retry, timeout=None)
         try:
-            return await retrying(attempt, self._config.retry, classify_model_error, on_retry)
+            return await retrying(attempt, policy, classify_model_error, on_retry)
         except (BudgetExhausted, CassetteMissError, ConfigurationError):
             raise
         except Exception as exc:
-            detail = self.keys.redact(f"{type(exc).__name__}: {exc}")
+            detail = self.keys.redact(describe_model_error(exc))
             raise ModelCallFailed(f"the {agent.name} model call failed: {detail}") from None
 
     def _usage(self, total: StageUsage) -> None:
@@ -218,6 +261,18 @@ class Session:
         return Corpus.open(
             sources, builtins=builtins, cache_dir=cache_dir, on_progress=self.ctx.log, on_warning=self.ctx.warn
         )
+
+    def entities(self) -> list[str]:
+        """The names the run knows things by: its corpus's document titles, the subjects of the passages it
+        retrieved ("Norway" of "Norway — Economy") and its sub-questions' entities."""
+        titles: list[str] = []
+        for searcher in self.searchers:
+            if isinstance(searcher, CorpusSearcher):
+                titles += searcher.corpus.titles().values()
+        titles += (p.title for p in self.ctx.state.passages)
+        brief = self.ctx.state.brief
+        titles += (sq.entity for sq in (brief.sub_questions if brief else []) if sq.entity)
+        return entity_names(titles)
 
     def documents(self) -> int:
         """Local documents searched (web documents are counted as they are found)."""
@@ -296,6 +351,7 @@ async def open_session(
     keys = KeyRing(ctx.api_keys, config.environ, config.dotenv)
     session = Session(ctx, stage, config, memory, keys, model_spec(ctx.options, config))
     try:
+        await session.profile_server()
         if search:
             await session.open_search(config.cache_dir)
         yield session

@@ -1,0 +1,153 @@
+"""A server of one's own (`base_url`: llama.cpp, Ollama, LM Studio) as weak models behave on it: Chat Completions
+with a JSON schema, bounded answers, malformed JSON mended, refusals reported, timeouts counted from sending."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx2
+import pytest
+from pydantic_ai.models import override_allow_model_requests
+
+from llm.scripted import FAST_RETRY, ScriptedLLM
+from research_nb.core.workflow import ResearchWorkflow
+from research_nb.engines.llm import LLMEngine
+from research_nb.models.research import ResearchOptions, ResearchStage, ResearchState
+
+QUESTION = "What is the unemployment rate of Norway?"
+NORWAY = [("What is Norway's unemployment rate?", ["Norway unemployment rate"])]
+BASE_URL = "http://127.0.0.1:8080/v1"
+
+
+async def run(handler: Any, **overrides: Any) -> ResearchState:
+    engine = LLMEngine(http_transport=lambda: httpx2.MockTransport(handler), retry=FAST_RETRY, environ={}, dotenv={})
+    flow = ResearchWorkflow()
+    flow.engines.register("llm", lambda: engine)
+    settings: dict[str, Any] = {
+        "engine": "llm",
+        "model": "openai:qwen2.5-1.5b",
+        "base_url": BASE_URL,
+        "local_only": True,
+        "clarify": False,
+        "max_search_results": 3,
+        "max_hops": 0,
+    } | overrides
+    with override_allow_model_requests(True):
+        return await flow.run(QUESTION, options=ResearchOptions(**settings))
+
+
+async def test_a_base_url_server_gets_chat_completions_with_a_bounded_json_schema() -> None:
+    seen: list[httpx2.Request] = []
+    state = await run(ScriptedLLM(NORWAY).openai_handler(seen))
+
+    assert state.current_stage is ResearchStage.COMPLETED, state.error_message
+    assert [r.url.path for r in seen if r.method == "GET"] == ["/v1/models"]  # asked once per run
+    posts = [json.loads(r.content) for r in seen if r.method == "POST"]
+    assert {r.url.path for r in seen if r.method == "POST"} == {"/v1/chat/completions"}  # never the Responses API
+    notes = next(b for b in posts if "follow_up_queries" in json.dumps(b.get("response_format")))
+    schema = notes["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["claims"]["maxItems"] == 12  # a weak model's list must end
+    assert "tools" not in notes and notes["temperature"] == 0.1 and notes["stop"]
+    assert notes.get("max_completion_tokens", notes.get("max_tokens")) == 768
+    assert state.findings and all(f.sub_question_id == "sq-1" for f in state.findings)
+
+
+@pytest.mark.parametrize(
+    "dress",
+    [
+        lambda text: f"Here is the JSON you asked for:\n```json\n{text}\n```",
+        lambda text: json.dumps({"name": "final_result", "arguments": json.loads(text)}),
+        lambda text: json.dumps({"arguments": text}),
+    ],
+    ids=["fenced-after-prose", "tool-call-as-text", "arguments-as-string"],
+)
+async def test_malformed_answers_are_mended_before_validation(dress: Any) -> None:
+    seen: list[httpx2.Request] = []
+    state = await run(ScriptedLLM(NORWAY).openai_handler(seen, dress))
+
+    assert state.current_stage is ResearchStage.COMPLETED, state.error_message
+    assert state.findings, state.warnings
+    stages = [json.loads(r.content)["response_format"]["json_schema"]["name"] for r in seen if r.method == "POST"]
+    assert "research-notes" in stages and len(stages) == len(set(stages))  # each stage asked once: no retry
+
+
+async def test_a_servers_refusal_is_reported_not_retried_and_a_run_where_all_failed_fails() -> None:
+    seen: list[httpx2.Request] = []
+    answer = ScriptedLLM([*NORWAY, ("What is Sweden's unemployment rate?", ["Sweden unemployment"])])
+
+    async def refusing(request: httpx2.Request) -> httpx2.Response:
+        if request.method == "POST" and "follow_up_queries" in request.content.decode():
+            seen.append(request)
+            return httpx2.Response(400, json={"error": {"message": "Cannot determine type of 'item'"}})
+        return await answer.openai_handler([])(request)
+
+    state = await run(refusing)
+
+    assert state.current_stage is ResearchStage.FAILED
+    assert len(seen) == 2  # one notes call per sub-question, none retried
+    assert "every sub-question failed (2 of 2)" in (state.error_message or "")
+    assert "refused the request (HTTP 400)" in (state.error_message or "")
+    assert "Cannot determine type of 'item'" in (state.error_message or "")
+
+
+async def test_a_request_is_timed_from_when_it_is_sent_not_while_it_waits_its_turn() -> None:
+    async def slow(stage: str, args: dict[str, Any], prompt: str) -> None:
+        if stage == "notes":
+            await asyncio.sleep(0.4)
+
+    brain = ScriptedLLM([*NORWAY, ("What is Sweden's unemployment rate?", ["Sweden unemployment"])], before=slow)
+    # one call at a time: the second notes call waits 0.4 s for its turn, then takes 0.4 s, within 0.6 s of sending
+    state = await run(brain.openai_handler([]), max_concurrency=1, model_timeout=0.6)
+
+    assert state.current_stage is ResearchStage.COMPLETED, state.error_message
+    assert not [w for w in state.warnings if "no answer within" in w]
+
+    brain = ScriptedLLM(NORWAY, before=slow)
+    state = await run(brain.openai_handler([]), model_timeout=0.1)
+    assert state.current_stage is ResearchStage.FAILED
+    assert "no answer within 0.1 s of sending the request" in (state.error_message or "")
+
+
+async def test_a_server_that_does_not_answer_fails_the_run_at_once_with_its_address() -> None:
+    def nothing(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ConnectError("connection refused", request=request)
+
+    state = await run(nothing)
+
+    assert state.current_stage is ResearchStage.FAILED
+    assert f"the model server at {BASE_URL} does not answer (ConnectError)" in (state.error_message or "")
+
+
+async def test_a_small_model_only_picks_sentences_from_an_engine_made_plan() -> None:
+    seen: list[httpx2.Request] = []
+    brain = ScriptedLLM([])
+    question = "How do the unemployment rates of Norway and Sweden compare?"
+    engine = LLMEngine(
+        http_transport=lambda: httpx2.MockTransport(brain.openai_handler(seen)), retry=FAST_RETRY, environ={}
+    )
+    flow = ResearchWorkflow()
+    flow.engines.register("llm", lambda: engine)
+    options = ResearchOptions(
+        engine="llm", model="openai:tiny", base_url=BASE_URL, local_only=True, small_model=True, max_search_results=3
+    )
+    with override_allow_model_requests(True):
+        state = await flow.run(question, options=options)
+
+    assert state.current_stage is ResearchStage.COMPLETED, state.error_message
+    assert brain.calls == ["picks", "picks"]  # no clarify, brief, compress or report call
+    assert state.brief is not None and [sq.entity for sq in state.brief.sub_questions] == ["Norway", "Sweden"]
+    assert [sq.queries for sq in state.brief.sub_questions] == [
+        ["Norway How do the unemployment rates of and compare?"],
+        ["Sweden How do the unemployment rates of and compare?"],
+    ]
+    passages = {p.id: p for p in state.passages}
+    assert state.findings
+    for finding in state.findings:  # each claim is a sentence of its passage, about the sub-question's country
+        passage = passages[finding.passage_ids[0]]
+        assert finding.quote and finding.quote in passage.text
+        entity = next(sq.entity for sq in state.brief.sub_questions if sq.id == finding.sub_question_id)
+        assert passage.title.startswith(f"{entity} — ") and finding.text.startswith(f"{entity} — ")
+    picks = next(json.loads(r.content) for r in seen if r.method == "POST")
+    assert picks["max_completion_tokens"] == 160 and "sentences" in picks["messages"][-1]["content"]
