@@ -29,6 +29,7 @@ from typing import TypeVar
 from research_nb.sources._atomic import atomic_write
 from research_nb.sources._index import LexicalIndex
 from research_nb.sources._inputs import InputFile
+from research_nb.sources._loaders import read_blocks
 from research_nb.sources._segment import Segment
 
 #: Bump when loaders, the analyser or the segment format change: old entries are then simply not found.
@@ -71,9 +72,8 @@ class SegmentCache:
         if entry is not None and entry[0] == file.size and entry[1] == file.mtime_ns:
             return str(entry[2])
         digest = hashlib.sha256()
-        with file.path.open("rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
+        for block in read_blocks(file.path):
+            digest.update(block)
         manifest[str(file.path)] = [file.size, file.mtime_ns, digest.hexdigest()]
         self._manifest_changed = True
         return digest.hexdigest()

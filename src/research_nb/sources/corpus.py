@@ -23,6 +23,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from research_nb.core.blocking import check_stop
 from research_nb.core.errors import SourceError
 from research_nb.models.research import Passage, PassageLocation, Source
 from research_nb.sources._cache import SegmentCache, default_cache_dir, segment_key
@@ -260,6 +261,7 @@ class _Builder:
             self._warn(warning)
         segments = [self._builtin(name) for name in builtins]
         for number, file in enumerate(resolved.files, start=1):
+            check_stop()  # a cancelled run's thread stops between files (and between blocks of one file)
             segments.append(self._file(file, number, len(resolved.files)))
         self.cache.save_manifest()
         if not any(segment.num_passages for segment in segments):
