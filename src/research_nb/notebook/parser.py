@@ -171,8 +171,10 @@ def _budget(value: str) -> tuple[int | None, float | None]:
 
 
 def _subcommand(line: str, tokens: list[str]) -> MagicCommand | None:
-    """`list`, `help`, `cancel ID`, `open ID` and `resume ID` as bare words; anything longer (or quoted) is a
-    question, so that `%research list the exports of Norway` still researches."""
+    """`list`, `help`, `cancel ID`, `open ID` and `resume ID` as bare words. `list` and `help` followed by more
+    words (or quoted) are a question, so that `%research list the exports of Norway` still researches; `cancel`,
+    `open` and `resume` take exactly one run id, and anything else after them is refused rather than researched
+    (a question that starts with one of these words is quoted)."""
     bare_first = line.split(maxsplit=1)[0] if line.strip() else ""
     if bare_first not in SUBCOMMANDS:
         return None
@@ -180,6 +182,14 @@ def _subcommand(line: str, tokens: list[str]) -> MagicCommand | None:
         return ListCommand()
     if tokens == ["help"]:
         return HelpCommand()
-    if len(tokens) == 2 and tokens[0] in ("cancel", "open", "resume") and not tokens[1].startswith("-"):
-        return RunCommand(kind=tokens[0], request_id=tokens[1])
-    return None
+    if bare_first in ("list", "help"):
+        return None
+    kind, arguments = tokens[0], tokens[1:]
+    quote_hint = f'to research a question that starts with "{kind}", quote it: %research "{line.strip()}"'
+    if not arguments:
+        raise MagicUsageError(f"{kind} needs a run id: %research {kind} ID (ids: %research list); {quote_hint}")
+    if len(arguments) > 1 or arguments[0].startswith("-"):
+        raise MagicUsageError(
+            f"{kind} takes one run id, not {' '.join(arguments)!r} (ids: %research list); {quote_hint}"
+        )
+    return RunCommand(kind=kind, request_id=arguments[0])

@@ -18,8 +18,7 @@ from stat import S_ISBLK, S_ISCHR, S_ISDIR, S_ISFIFO, S_ISREG, S_ISSOCK
 from research_nb.core.blocking import check_stop
 from research_nb.core.errors import SourceError
 from research_nb.sources._loaders import loader_for
-
-_GLOB_CHARS = frozenset("*?[")
+from research_nb.sources.paths import GLOB_CHARS, existing_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +53,7 @@ def resolve_inputs(paths: Sequence[str | Path]) -> ResolvedInputs:
     for raw in paths:
         check_stop()
         text = os.path.expanduser(str(raw))
-        if _GLOB_CHARS & set(text):
+        if GLOB_CHARS & set(text):
             base, matches = _glob(text)
             if not matches:
                 raise SourceError(f"No file matches {str(raw)!r}: check the pattern")
@@ -64,11 +63,7 @@ def resolve_inputs(paths: Sequence[str | Path]) -> ResolvedInputs:
                 else:
                     found.append(_Found(match, _display(match, base)))
             continue
-        path = Path(text)
-        if not path.exists():
-            if os.path.lexists(path):
-                raise SourceError(f"{str(raw)!r} is a broken link or a symlink loop")
-            raise SourceError(f"No such file or folder: {str(raw)!r}")
+        path = existing_path(raw)
         if path.is_dir():
             before = len(found)
             ignored += _walk(path, path.resolve().name, found, warnings)
@@ -133,7 +128,7 @@ def _glob(pattern: str) -> tuple[Path, list[Path]]:
     """The folder a glob is relative to (its leading part without wildcards) and its matches, hidden entries
     left out. pathlib's `**` does not descend into linked folders, so a link cycle cannot make it run away."""
     parts = Path(pattern).parts
-    fixed = list(itertools.takewhile(lambda part: not _GLOB_CHARS & set(part), parts))
+    fixed = list(itertools.takewhile(lambda part: not GLOB_CHARS & set(part), parts))
     base = Path(os.path.abspath(Path(*fixed))) if fixed else Path.cwd()
     rest = "/".join(parts[len(fixed) :])
     matches = [m for m in base.glob(rest) if not any(p.startswith(".") for p in m.relative_to(base).parts)]
