@@ -60,9 +60,7 @@ def hostile(notes: Path, tmp_path: Path) -> Path:
     return folder
 
 
-def test_special_entries_in_a_folder_are_one_warning_each(
-    hostile: Path, tmp_path: Path
-) -> None:
+def test_special_entries_in_a_folder_are_one_warning_each(hostile: Path, tmp_path: Path) -> None:
     corpus, warnings = open_within_deadline([hostile], tmp_path / "cache")
 
     assert sorted(warnings) == [

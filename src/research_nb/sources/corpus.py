@@ -339,10 +339,12 @@ class _Builder:
         return segment
 
     def _cache_warning(self) -> None:
+        """Say what happened to the cache during this open. Not kept in `corpus.warnings`, which later opens
+        of the same corpus repeat: those describe its inputs, and the cache is whole again by then."""
         for repair in self.cache.repairs:
-            self._warn(repair)
+            self.warn(repair)
         if self.cache.write_error:
-            self._warn(self.cache.write_error)
+            self.warn(self.cache.write_error)
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)

@@ -42,8 +42,6 @@ KNOWN_PROVIDERS = frozenset(
         "github",
         "google-cloud",
         "google-decisions",
-        "google-vertex",
-        "grok",
         "groq",
         "heroku",
         "huggingface",
