@@ -92,7 +92,8 @@ def shared_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelSe
         ),
         (
             f"%research --engine memory {'$x{1+1} ' * 9000}",
-            "%research: the research question has 71999 characters; the limit is 5000",
+            "%research: the line has 72,015 characters; a question has at most 5,000 (a longer text belongs in a "
+            "file: research it with --sources)",
         ),
         (
             f"%%research --engine memory {QUESTION}\nand a body",

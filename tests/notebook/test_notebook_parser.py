@@ -146,3 +146,11 @@ def test_model_and_web_flags() -> None:
     assert parse_magic('"q" --no-web --local-only --budget 20000 --replay c.json') == StartCommand(
         query="q", web=[], local_only=True, budget_tokens=20000, replay_from="c.json"
     )
+
+
+def test_a_line_far_beyond_the_longest_question_is_refused_before_it_is_split() -> None:
+    longest = "w" * 5000
+    assert parse_magic(f'"{longest}" --sources notes/ --max-results 5').query == longest
+
+    with pytest.raises(MagicUsageError, match=r"^the line has 45,001 characters; a question has at most 5,000"):
+        parse_magic("$" * 45001)

@@ -20,6 +20,7 @@ from typing import Literal, NoReturn
 from pydantic import BaseModel, Field
 
 from research_nb.core.errors import UserInputError
+from research_nb.models.api_models import MAX_QUERY_CHARS
 
 USAGE = (
     "usage: %research [options] QUESTION | %%research [options] (question in the cell) | "
@@ -30,6 +31,9 @@ USAGE = (
     "--local-only  --budget TOKENS|$USD  --record PATH  --replay PATH\n"
     "defaults: %config ResearchMagics (engine, model, max_results, sources, clarify, widget)"
 )
+
+#: The longest `%research` line: a question of the longest kind plus room for options and paths.
+MAX_LINE_CHARS = MAX_QUERY_CHARS + 3000
 
 SUBCOMMANDS = ("list", "cancel", "open", "resume", "help")  # bare words only: a quoted "list" is a question
 
@@ -110,6 +114,11 @@ def _start_parser() -> _Parser:
 
 def parse_magic(line: str, cell: str | None = None) -> MagicCommand:
     """Parse a `%research` line (and, for `%%research`, the cell body that holds the question)."""
+    if len(line) > MAX_LINE_CHARS:  # before shlex, which takes milliseconds per kilobyte
+        raise MagicUsageError(
+            f"the line has {len(line):,} characters; a question has at most {MAX_QUERY_CHARS:,} (a longer text "
+            "belongs in a file: research it with --sources)"
+        )
     try:
         tokens = shlex.split(line, posix=True)
     except ValueError as exc:  # an unclosed quote
