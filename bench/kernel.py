@@ -16,7 +16,8 @@ What is measured (each load level beside the idle baseline measured in the same 
   time; baseline: the same with no run. jupyter_client sends SIGTERM 2.5 s after the request.
 - magic return time (issue 13): how long `run = %research ...` takes inside the cell (IPython's line handling
   included), in a fresh kernel each time: the kernel's first call (the engine not imported yet), the second call,
-  the first call with `--sources` over a folder of 5,000 Markdown files, and a 45 KB line (refused: too long).
+  the first call with `--sources` over a folder of 5,000 Markdown files, and a 45 KB line of `$` (refused: too
+  long; IPython's variable expansion used to take minutes on it).
   Baseline: `pass` timed the same way in the same kernel. Run this script with another checkout's Python
   (`/path/to/other/.venv/bin/python bench/kernel.py --only magic`) to measure that code the same way.
 
@@ -281,7 +282,7 @@ def measure_magic(args: argparse.Namespace) -> dict[str, Any]:
                 found["folder_first_ms"].append(timed_magic(kernel, f'--no-widget --sources {folder} "{question}"'))
         with kernel_session(env=env) as kernel:
             kernel.run("%load_ext research_nb")
-            long_line = "$x{1+1} " * (args.long_line_kb * 128)  # 8 characters a piece
+            long_line = "$" * (args.long_line_kb * 1000)  # IPython's $-expansion regex backtracks on this for minutes
             found["long_line_ms"] = [timed_magic(kernel, f"--no-widget {long_line}")]
     return {key: median(values) for key, values in found.items()} | {"samples": found}
 
@@ -297,7 +298,7 @@ def magic_rows(magic: dict[str, Any], args: argparse.Namespace) -> list[list[obj
         rows.append([label, f"median {magic[key]:.1f} ms", baseline, "yes" if magic[key] <= 20 else "NO"])
     rows.append(
         [
-            f"`%research` with a {args.long_line_kb} KB line of `$x{{1+1}}` (refused: too long)",
+            f"`%research` with a {args.long_line_kb} KB line of `$` (refused: too long)",
             f"{magic['long_line_ms']:.1f} ms",
             baseline,
             "yes" if magic["long_line_ms"] <= 20 else "NO",
