@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from kernel_session import MEMORY_ENGINE_SETUP, KernelSession, kernel_session
 
+from special_files import add_special_entries, expected_warnings
+
 FIXTURE_NOTES = Path(__file__).resolve().parents[1] / "sources" / "fixtures" / "notes"
 QUESTION = "Why are there spring tides?"
 
@@ -29,12 +31,7 @@ QUESTION = "Why are there spring tides?"
 def hostile_notes(tmp_path: Path) -> Path:
     folder = tmp_path / "notes"
     shutil.copytree(FIXTURE_NOTES, folder)
-    os.mkfifo(folder / "pipe.md")
-    (folder / "zero.txt").symlink_to("/dev/zero")
-    (folder / "loop-a.md").symlink_to(folder / "loop-b.md")
-    (folder / "loop-b.md").symlink_to(folder / "loop-a.md")
-    (folder / "sub" / "cycle").symlink_to(folder)
-    return folder
+    return add_special_entries(folder)
 
 
 @pytest.fixture
@@ -97,13 +94,7 @@ def test_special_files_are_warnings_for_many_runs_at_once_and_later_runs_still_w
     assert kernel.eval("[s.current_stage.value for s in states]") == ["completed"] * 8
     # (each distinct warning once; that a stage does not repeat them is the run's warning de-duplication)
     warnings = kernel.eval("sorted({w for w in states[0].warnings if w.startswith('skipped')})")
-    assert warnings == [
-        "skipped notes/loop-a.md: a symlink loop",
-        "skipped notes/loop-b.md: a symlink loop",
-        "skipped notes/pipe.md: not a regular file (a named pipe)",
-        "skipped notes/sub/cycle/: a link back to a folder already included (a symlink cycle)",
-        "skipped notes/zero.txt: not a regular file (a device)",
-    ]
+    assert warnings == expected_warnings("notes")
     after = kernel.run(
         f'run = %research --engine memory --no-widget "{QUESTION}"\ngate.open()\n(await run).current_stage.value'
     )

@@ -8,7 +8,6 @@ ancestor folder. Each open runs in a worker thread with a deadline, so a regress
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import threading
 from pathlib import Path
@@ -19,6 +18,7 @@ from research_nb.core.blocking import Stopped, run_blocking
 from research_nb.core.errors import SourceError
 from research_nb.sources import _loaders
 from research_nb.sources.corpus import Corpus
+from special_files import add_special_entries, expected_warnings
 
 DEADLINE = 60.0  # seconds; a healthy open of these folders takes well under one
 
@@ -51,26 +51,13 @@ def hostile(notes: Path, tmp_path: Path) -> Path:
     """The fixture notes plus one of every entry that must not be read."""
     folder = tmp_path / "hostile"
     shutil.copytree(notes, folder)
-    os.mkfifo(folder / "pipe.md")
-    (folder / "zero.txt").symlink_to("/dev/zero")
-    (folder / "loop-a.md").symlink_to(folder / "loop-b.md")
-    (folder / "loop-b.md").symlink_to(folder / "loop-a.md")
-    (folder / "gone.txt").symlink_to(folder / "never-existed.txt")
-    (folder / "sub" / "back-up").symlink_to(folder)  # a folder cycle: hostile/sub/back-up -> hostile
-    return folder
+    return add_special_entries(folder)
 
 
 def test_special_entries_in_a_folder_are_one_warning_each(hostile: Path, tmp_path: Path) -> None:
     corpus, warnings = open_within_deadline([hostile], tmp_path / "cache")
 
-    assert sorted(warnings) == [
-        "skipped hostile/gone.txt: a broken link",
-        "skipped hostile/loop-a.md: a symlink loop",
-        "skipped hostile/loop-b.md: a symlink loop",
-        "skipped hostile/pipe.md: not a regular file (a named pipe)",
-        "skipped hostile/sub/back-up/: a link back to a folder already included (a symlink cycle)",
-        "skipped hostile/zero.txt: not a regular file (a device)",
-    ]
+    assert sorted(warnings) == expected_warnings("hostile")
     assert corpus.num_documents == 4
     assert corpus.search_sync("sourdough", k=1)[0].document_id == "file:hostile/sub/bread.txt"
     again, warnings_again = open_within_deadline([hostile], tmp_path / "cache")  # the same, from the cache
