@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -48,7 +49,9 @@ async def multihop(limit: int | None, cache: Path) -> dict[str, object]:
     corpus = Corpus.open([corpus_path], builtins=(), cache_dir=cache)
     flow = ResearchWorkflow()
     options = ResearchOptions(sources=[str(corpus_path)], corpora=[], clarify=False)
-    totals = {"engine_both": 0, "engine_answer": 0, "bm25_both": 0, "bm25_answer": 0}
+    totals = {"engine_both": 0, "engine_answer": 0, "bm25_both": 0, "bm25_answer": 0, "up_front": 0}
+    yes_no = [0, 0]  # questions whose answer is yes or no; of them, answered with that word up front
+    bullets = [0, 0]  # Answer lines; of them, lines whose first quoted word is a pronoun with no subject named
     by_type: dict[str, list[int]] = {}
     seconds = []
     cited_counts = []
@@ -66,6 +69,14 @@ async def multihop(limit: int | None, cache: Path) -> dict[str, object]:
         bm25_both = gold <= {p.title for p in top10}
         totals["engine_both"] += engine_both
         totals["engine_answer"] += answer in report
+        front = up_front(state.report.markdown if state.report else "")
+        totals["up_front"] += answer in front.lower()
+        if answer in ("yes", "no"):
+            yes_no[0] += 1
+            yes_no[1] += _word(front, answer) and not _word(front, "no" if answer == "yes" else "yes")
+        lines = [line for line in front.splitlines() if line.strip()]
+        bullets[0] += len(lines)
+        bullets[1] += sum(1 for line in lines if _PRONOUN.match(line))
         totals["bm25_both"] += bm25_both
         totals["bm25_answer"] += answer in " ".join(p.text for p in top10).lower()
         by_type.setdefault(str(record["type"]), [0, 0, 0])
@@ -85,6 +96,10 @@ async def multihop(limit: int | None, cache: Path) -> dict[str, object]:
     print(f"\nMulti-hop research on HotpotQA ({n} questions, {corpus.num_documents:,} paragraphs)")
     print_table(["method", "paragraphs (median)", "both gold paragraphs", "answer string present"], rows)
     print_table(
+        ["answer up front (Answer section)", "yes/no questions", "answered with the right word", "pronoun-led lines"],
+        [[totals["up_front"] / n, yes_no[0], yes_no[1] / max(yes_no[0], 1), bullets[1] / max(bullets[0], 1)]],
+    )
+    print_table(
         ["question type", "questions", "engine: both gold cited", "BM25 top-10: both gold"],
         [[t, c[0], c[1] / c[0], c[2] / c[0]] for t, c in sorted(by_type.items())],
     )
@@ -93,6 +108,10 @@ async def multihop(limit: int | None, cache: Path) -> dict[str, object]:
         "questions": n,
         "engine_both_gold_cited": totals["engine_both"] / n,
         "engine_answer_in_report": totals["engine_answer"] / n,
+        "engine_answer_up_front": totals["up_front"] / n,
+        "yes_no_questions": yes_no[0],
+        "yes_no_right_word": yes_no[1] / max(yes_no[0], 1),
+        "answer_lines_pronoun_led": bullets[1] / max(bullets[0], 1),
         "bm25_top10_both_gold": totals["bm25_both"] / n,
         "bm25_top10_answer_present": totals["bm25_answer"] / n,
         "by_type": {t: {"n": c[0], "engine_both": c[1] / c[0], "bm25_both": c[2] / c[0]} for t, c in by_type.items()},
@@ -100,6 +119,27 @@ async def multihop(limit: int | None, cache: Path) -> dict[str, object]:
         "median_ms": median(seconds) * 1000,
         "p95_ms": p95(seconds) * 1000,
     }
+
+
+_UP_FRONT = ("## Answer", "## Key findings", "## Summary")
+#: An Answer line that opens with a pronoun (after any "- " and "**Label:** ") names no subject of its own.
+_PRONOUN = re.compile(r"^(?:- )?(?:He|She|It|They|His|Her|Its|Their|This|These)\b")
+
+
+def up_front(markdown: str) -> str:
+    """The report's up-front sections (Answer, Key findings), as the analyst benchmark reads them."""
+    out, keep = [], False
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            keep = line.strip() in _UP_FRONT
+            continue
+        if keep:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _word(text: str, word: str) -> bool:
+    return re.search(rf"\b{word}\b", text, re.IGNORECASE) is not None
 
 
 def cold_seconds(repeat: int) -> list[float]:

@@ -61,7 +61,9 @@ def _research(argv: list[str]) -> int:
             clarify=not args.no_clarify,
         )
     except ValidationError as exc:
-        return _usage_error("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+        return _usage_error(
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        )
     request_id = new_request_id()
     try:
         state = asyncio.run(_run(request, request_id, sys.stderr if not args.quiet else None))
@@ -164,13 +166,13 @@ def _runs(argv: list[str]) -> int:
     if args.delete or args.delete_older_than is not None:
         return EXIT_OK
     now = utcnow()
-    for run in store.list_runs():
-        if run.status == "damaged":
-            print(f"{run.request_id}  DAMAGED  {run.problem}")
-            continue
+    listing = store.scan()
+    for damaged in listing.damaged:  # one line each; the readable runs are listed all the same
+        print(f"research-nb: {damaged.line()}", file=sys.stderr)
+    for run in listing.runs:
         age = _age(now - run.updated_at) if run.updated_at else "?"
-        stage = run.stage.value if run.stage else "?"
-        print(f"{run.request_id}  {stage:<18} {age:>8}  {run.size_bytes / 1024:6.1f} KB  {run.question[:70]}")
+        status = listing.status_of(run)
+        print(f"{run.request_id}  {status:<18} {age:>8}  {run.size_bytes / 1024:6.1f} KB  {run.question[:70]}")
     print(f"({store.directory})", file=sys.stderr)
     return EXIT_OK
 

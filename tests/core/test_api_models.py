@@ -1,9 +1,14 @@
 """The seed's Step 7 `test_api_models.py` on the real import paths, plus the promises about secrets and bounds."""
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
+from research_nb.core.errors import InvalidQueryError
+from research_nb.core.workflow import ResearchWorkflow
 from research_nb.models.api_models import APIKeys, ResearchRequest, ResearchResponse
+from research_nb.models.research import ResearchState
 
 
 def test_research_request_validation() -> None:
@@ -84,3 +89,22 @@ def test_api_keys_never_show_their_values() -> None:
 def test_api_keys_reject_unknown_fields() -> None:
     with pytest.raises(ValidationError, match="mistral"):
         APIKeys.model_validate({"mistral": "x"})
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ("How do \ud800 Norway and Sweden differ?", "cannot be encoded as UTF-8 (a lone surrogate at character 8)"),
+        ("caf\udce9 prices in Norway", "cannot be encoded as UTF-8"),
+        ("\0\0\0", "holds a NUL character (at character 1)"),
+        ("Norway\0Sweden", "holds a NUL character (at character 7)"),
+    ],
+)
+def test_text_that_cannot_be_stored_is_refused_up_front_by_every_model(query: str, problem: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(problem)):
+        ResearchRequest(query=query)
+    with pytest.raises(ValidationError, match=r"cannot be encoded|NUL"):
+        ResearchState(user_query=query)
+    with pytest.raises(InvalidQueryError, match=r"cannot be encoded|NUL") as caught:
+        ResearchWorkflow().prepare(query)
+    assert "\n" not in str(caught.value)

@@ -36,7 +36,8 @@ async def test_a_finished_run_is_read_back_by_a_new_process(tmp_path: Path, engi
     assert state.current_stage is ResearchStage.COMPLETED
     again = fresh(store, engine).require_state(state.request_id)
     assert again == state
-    assert [p.name for p in tmp_path.iterdir()] == [f"{state.request_id}.json"]  # no temporary file left behind
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == [f"{state.request_id}.json"]
+    assert list(tmp_path.rglob("*.tmp")) == []  # no temporary file left behind
 
 
 async def test_every_completed_stage_is_saved_before_the_next_begins(tmp_path: Path, engine: MemoryEngine) -> None:
@@ -102,10 +103,11 @@ async def test_a_damaged_record_is_reported_alone(tmp_path: Path, engine: Memory
         for n in range(2)
     ]
     (tmp_path / "broken1.json").write_text('{"request_id": "broken1", "user_query": ')
-    runs = {r.request_id: r for r in store.list_runs()}
-    assert runs["broken1"].status == "damaged" and "broken1" in (runs["broken1"].problem or "")
-    assert all(runs[s.request_id].status == "ok" and runs[s.request_id].stage is ResearchStage.COMPLETED for s in good)
-    with pytest.raises(CorruptRunError, match="broken1"):
+    listing = store.scan()
+    assert [d.path for d in listing.damaged] == [str(tmp_path / "broken1.json")]
+    assert listing.damaged[0].problem.startswith("not valid JSON")
+    assert {r.request_id: r.stage for r in listing.runs} == {s.request_id: ResearchStage.COMPLETED for s in good}
+    with pytest.raises(CorruptRunError, match=r"broken1.*not valid JSON.*runs --delete broken1"):
         store.load("broken1")
     with pytest.raises(UnknownRequestError):
         store.load("../../etc/passwd")
@@ -131,7 +133,9 @@ async def test_keys_are_never_written(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
     state = await fresh(store).run(QUESTION, api_keys=APIKeys(openai=canary, tavily=canary))
     assert state.current_stage is ResearchStage.COMPLETED
-    for path in tmp_path.rglob("*"):
+    files = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert len(files) >= 3  # the run, the index, the lease
+    for path in files:
         assert canary not in path.read_text(errors="replace")
 
 

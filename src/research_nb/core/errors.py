@@ -55,12 +55,19 @@ class InvalidStateError(UserInputError):
     """The run is not in a state that allows the operation (e.g. resuming a completed run)."""
 
 
+class RunOwnedElsewhereError(InvalidStateError):
+    """Another live process drives the run (it holds the run's lease): it cannot be resumed or answered here.
+    The HTTP API answers 409, like any `InvalidStateError`."""
+
+
 class DuplicateRequestError(UserInputError):
     pass
 
 
-class CorruptRunError(ResearchNBError):
-    """A stored run cannot be read back (a damaged or foreign file); other runs are unaffected."""
+class CorruptRunError(UserInputError):
+    """A stored run cannot be read back: its file is damaged, foreign, unreadable or not a file. The message is
+    one line naming the file, why, and the fix (delete it); other runs are unaffected. The HTTP API answers 422
+    (a `UserInputError` that is neither unknown nor a state conflict)."""
 
 
 class RunFailure(ResearchNBError):

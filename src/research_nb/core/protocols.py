@@ -64,7 +64,10 @@ class StageContext:
         self.emit(LogMessage(request_id=self.request_id, message=message))
 
     def warn(self, message: str) -> None:
-        """A problem the run survives (an unreadable file, a failed sub-question): recorded and shown."""
+        """A problem the run survives (an unreadable file, a failed sub-question): recorded and shown, once per
+        run (a file that every stage reads again is one problem, not one per stage)."""
+        if message in self.state.warnings:
+            return
         self.state.warnings.append(message)
         self.emit(WarningRaised(request_id=self.request_id, message=message))
 

@@ -6,7 +6,12 @@ Guarantees every front relies on:
 - an engine error ends the run FAILED with a clear message (`run` returns, it does not raise); invalid
   arguments raise `UserInputError` subclasses before anything starts;
 - a run paused for clarifying questions returns its state; `answer_clarification` then `resume_research`
-  continue it. A run stopped after a stage (cancelled, failed, or loaded from a store) resumes at its next stage.
+  continue it. A run stopped after a stage (cancelled, failed, or loaded from a store) resumes at its next stage;
+- with a store, a run is saved from the moment it is accepted (PENDING) and after every stage, and the process
+  driving it holds its lease (`leases.py`) until it stops or pauses. A stored run that is not finished and whose
+  lease no live process holds was left by a process that died: it is marked interrupted and can be resumed. A
+  run another live process drives is shown as it was last saved and never resumed here
+  (`RunOwnedElsewhereError`).
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ from typing import Any
 
 from research_nb.core.errors import (
     ClarificationError,
+    CorruptRunError,
     InvalidQueryError,
     InvalidStateError,
+    RunOwnedElsewhereError,
     UnknownRequestError,
     UserInputError,
 )
@@ -38,12 +45,13 @@ from research_nb.core.events import (
     Subscription,
     WarningRaised,
 )
+from research_nb.core.leases import RunLease
 from research_nb.core.protocols import ChecksOptions, Engine, StageContext
 from research_nb.core.registry import EngineRegistry
 from research_nb.core.store import RunStore
-from research_nb.models.api_models import MAX_QUERY_CHARS, APIKeys
+from research_nb.models.api_models import APIKeys
 from research_nb.models.clarification import ClarificationResponse
-from research_nb.models.research import PIPELINE, ResearchOptions, ResearchStage, ResearchState
+from research_nb.models.research import PIPELINE, ResearchOptions, ResearchStage, ResearchState, checked_question
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +79,7 @@ class ResearchWorkflow:
         self.store = store
         self._states: OrderedDict[str, ResearchState] = OrderedDict()
         self._max_finished_states = max_finished_states
+        self._leases: dict[str, RunLease] = {}  # runs this workflow drives or has accepted
         self._unchecked: set[str] = set()  # prepared with defer_checks, not started yet
 
     # -- starting -----------------------------------------------------------------------------------------
@@ -86,7 +95,8 @@ class ResearchWorkflow:
         session_id: str | None = None,
         defer_checks: bool = False,
     ) -> ResearchState:
-        """Validate a question and create its PENDING state, visible through `get_state` at once.
+        """Validate a question and create its PENDING state, visible through `get_state` at once and saved in
+        the store (under this process's lease), so a process killed at any later point leaves a resumable run.
 
         Fronts call this before handing `resume_research(state)` to the task manager, so that a run has a
         readable state from the moment its id is known. With `defer_checks`, only the engine's name is checked
@@ -108,9 +118,11 @@ class ResearchWorkflow:
             session_id=session_id,
             **fields,
         )
+        self.claim(state)
         if defer_checks:
             self._unchecked.add(state.request_id)
         self._remember(state)
+        self._checkpoint(state)
         return state
 
     async def run(
@@ -145,6 +157,7 @@ class ResearchWorkflow:
                 f"run {state.request_id} is waiting for answers to its clarifying questions: "
                 "call answer_clarification(...) first (or answer_clarification(id, None) to skip)"
             )
+        self.claim(state)
         check = state.request_id in self._unchecked
         self._unchecked.discard(state.request_id)
         resumed = state.started_at is not None
@@ -173,8 +186,43 @@ class ResearchWorkflow:
             problems = state.clarification.problems_with(response)
         if problems:
             raise ClarificationError("the answers do not fit the questions: " + "; ".join(problems), problems)
+        self.claim(state)  # the answered run is this process's to drive
         state.clarification_response = response
         return state
+
+    def claim(self, state: ResearchState) -> None:
+        """Take the run's lease for this process (kept until the run stops or pauses; idempotent). Raises
+        `RunOwnedElsewhereError` (one line, names the process) while another live process drives the run. Fronts
+        call it before handing a resumed run to a task, so the refusal reaches the user, not the task."""
+        if self.store is None or self._leases.get(state.request_id) is not None:
+            return
+        lease = self.store.try_lease(state.request_id)
+        if lease is None:
+            holder = self.store.holder(state.request_id)
+            raise RunOwnedElsewhereError(
+                f"run {state.request_id} is being run by {holder.describe() if holder else 'another process'}; "
+                "follow it there, or resume it here once it stopped"
+            )
+        if self._changed_elsewhere(state):
+            lease.release()
+            self._states.pop(state.request_id, None)  # the next get_state reads the newer one
+            raise InvalidStateError(
+                f"run {state.request_id} changed in another process since it was read here; open it again"
+            )
+        self._leases[state.request_id] = lease
+
+    def driven_elsewhere(self, request_id: str) -> bool:
+        """Whether another live process (or another workflow) drives the run now."""
+        return self.store is not None and request_id not in self._leases and self.store.holder(request_id) is not None
+
+    def _changed_elsewhere(self, state: ResearchState) -> bool:
+        """Whether the store holds a newer save of the run than `state` (another process went on with it)."""
+        assert self.store is not None
+        try:
+            stored = self.store.find(state.request_id)
+        except CorruptRunError:
+            return False  # nothing newer can be read: this state will replace the damaged file
+        return stored is not None and stored.updated_at > state.updated_at
 
     def cancel_idle(self, request_id: str, reason: str = DEFAULT_CANCEL_REASON) -> bool:
         """End a run that has no task driving it: paused for clarifying questions, or cancelled before its
@@ -183,6 +231,8 @@ class ResearchWorkflow:
         state = self.require_state(request_id)
         if state.is_finished:
             return False
+        if self.driven_elsewhere(request_id):  # a snapshot of another process's live run: never overwrite it
+            raise RunOwnedElsewhereError(f"run {request_id} is being run by another process; cancel it there")
         state.cancel(reason)
         self._finished(state)
         return True
@@ -190,16 +240,30 @@ class ResearchWorkflow:
     # -- reading ------------------------------------------------------------------------------------------
 
     def get_state(self, request_id: str) -> ResearchState | None:
-        """The run's state: in memory, else from the store (a run of an earlier kernel or process)."""
+        """The run's state: in memory, else from the store (a run of an earlier kernel or process). Raises
+        `CorruptRunError` when the stored file is damaged (one line: which file, why)."""
         state = self._states.get(request_id)
-        if state is None and self.store is not None and self.store.exists(request_id):
+        if state is not None or self.store is None:
+            return state
+        state = self.store.find(request_id)
+        if state is None or state.is_finished or state.awaiting_clarification:
+            if state is not None:
+                self._remember(state)
+            return state
+        lease = self.store.try_lease(request_id)
+        if lease is None:
+            return state  # a live process drives it: a snapshot as last saved, read again on each call
+        try:
+            # Saved mid-run by a process that is gone (a killed kernel): nothing drives it any more. Read it again
+            # under its lease (its owner may have finished it meanwhile), say so, and keep it resumable from its
+            # last completed stage.
             state = self.store.load(request_id)
             if not state.is_finished and not state.awaiting_clarification:
-                # Saved mid-run by a process that is gone (a killed kernel): nothing drives it any more. Say so,
-                # and keep it resumable from its last completed stage.
                 state.cancel(INTERRUPTED_REASON)
-                self.store.save(state)
-            self._remember(state)
+                self._checkpoint(state)
+        finally:
+            lease.release()
+        self._remember(state)
         return state
 
     def require_state(self, request_id: str) -> ResearchState:
@@ -232,6 +296,7 @@ class ResearchWorkflow:
                 if state.awaiting_clarification and state.clarification is not None:
                     self.events.emit(ClarificationRequested(request_id=rid, clarification=state.clarification))
                     self._checkpoint(state)
+                    self._release(rid)  # nothing drives a paused run; whoever gets the answers takes it on
                     self.events.emit(RunPaused(request_id=rid, stage=stage))
                     return state
                 state.finish_stage(stage)
@@ -280,20 +345,28 @@ class ResearchWorkflow:
         self._finished(state)
 
     def _checkpoint(self, state: ResearchState) -> None:
-        """Save the state after a completed stage and at every stop. A full disk must not fail the research:
-        the run goes on in memory and says so."""
+        """Save the state when accepted, after a completed stage and at every stop. A full or read-only disk must
+        not fail the research: the run goes on in memory and says so, once per run and cause."""
         if self.store is None:
             return
         try:
             self.store.save(state)
         except OSError as exc:
-            message = f"could not save run {state.request_id} to {self.store.directory}: {exc}"
+            # The cause without the file name: that is a random temporary name, different at every save.
+            cause = exc.strerror or type(exc).__name__
+            message = f"could not save run {state.request_id} to {self.store.directory}: {cause}"
             if message not in state.warnings:
                 state.warnings.append(message)
                 self.events.emit(WarningRaised(request_id=state.request_id, message=message))
 
+    def _release(self, request_id: str) -> None:
+        lease = self._leases.pop(request_id, None)
+        if lease is not None:
+            lease.release()
+
     def _finished(self, state: ResearchState) -> None:
         self._checkpoint(state)
+        self._release(state.request_id)
         status = state.current_stage
         self.events.emit(
             RunFinished(
@@ -356,14 +429,10 @@ def _checked_engine(engines: EngineRegistry, options: ResearchOptions) -> Engine
 def _checked_query(user_query: object) -> str:
     if not isinstance(user_query, str):
         raise InvalidQueryError(f"the research question must be text, not {type(user_query).__name__}")
-    query = user_query.strip()
-    if not query:
-        raise InvalidQueryError(
-            "the research question is empty: ask something, e.g. 'How do Norway and Sweden differ?'"
-        )
-    if len(query) > MAX_QUERY_CHARS:
-        raise InvalidQueryError(f"the research question has {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
-    return query
+    try:
+        return checked_question(user_query)
+    except ValueError as exc:
+        raise InvalidQueryError(str(exc)) from None
 
 
 def _redact(text: str, api_keys: APIKeys | None) -> str:

@@ -36,6 +36,50 @@ def escape(text: str, *, line_start: bool = True) -> str:
 
 
 @dataclass(frozen=True)
+class Quote:
+    """Words quoted from a passage. `cite`: followed by the passage's citation number; a name taken from the
+    passage's title ("Venezuela" before Venezuela's figure) needs none of its own."""
+
+    text: str
+    passage_id: str
+    cite: bool = True
+
+
+#: A line of an answer: the engine's fixed wording (str) around quotes.
+Line = tuple["str | Quote", ...]
+
+
+@dataclass(frozen=True)
+class EvidenceSection:
+    """The evidence under an answer: bullet lines, or a table whose cells are lines."""
+
+    title: str
+    lines: tuple[Line, ...] = ()
+    header: tuple[str, ...] = ()
+    rows: tuple[tuple[Line, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class AnswerBlock:
+    """An answer composed by an engine: one to three statements, then the evidence in the shape the question
+    calls for (a ranking, a year-by-year table, both values side by side, the deciding value)."""
+
+    statements: tuple[Line, ...]
+    sections: tuple[EvidenceSection, ...] = ()
+
+    def passage_ids(self) -> list[str]:
+        lines = [*self.statements]
+        for section in self.sections:
+            lines += [*section.lines, *(cell for row in section.rows for cell in row)]
+        return list(dict.fromkeys(p.passage_id for line in lines for p in line if isinstance(p, Quote)))
+
+
+def plain(line: Line) -> str:
+    """A line as plain text (no citations), e.g. for a finding."""
+    return "".join(p.text if isinstance(p, Quote) else p for p in line)
+
+
+@dataclass(frozen=True)
 class TableRow:
     field: str
     cells: tuple[FieldValue | None, ...]  # one per entity, in column order
@@ -57,6 +101,10 @@ class ReportInput:
     footer: Sequence[str] = ()  # Markdown lines after the sources (model usage)
     methodology: str | None = None
     unsupported_claims: int = 0
+    answer: AnswerBlock | None = None  # an answer composed by the engine: opens the report, replaces the summary
+    summary_title: str = "Key findings"
+    labels: dict[str, str] | None = None  # finding text -> whose it is ("Japan"), shown before it in the summary
+    answer_note: str | None = None  # said first in the summary: why the answer is not a direct one
 
 
 class _Citations:
@@ -106,17 +154,28 @@ def write_report(data: ReportInput) -> ResearchReport:
     for note in data.notes:
         lines += [f"> {note}", ""]
     sections: list[ReportSection] = []
-    summary_cites = [
-        Citation(number=citations.cite(f.passage_ids[0]), passage_id=f.passage_ids[0], quote=f.quote or f.text)
-        for f in key
-    ]
-    summary_lines = [
-        f"- {_label(state, f)}{escape(f.text)} [{c.number}]" for f, c in zip(key, summary_cites, strict=True)
-    ]
-    if not summary_lines:
-        summary_lines = ["_Nothing in the searched documents answers this question._"]
-    lines += ["## Key findings", "", *summary_lines, ""]
-    sections.append(ReportSection(title="Key findings", content="\n".join(summary_lines), citations=summary_cites))
+    if data.answer is not None:
+        key = []
+        for section in _answer_sections(data.answer, citations):
+            sections.append(section)
+            lines += [f"## {escape(section.title)}", "", section.content, ""]
+    else:
+        summary_cites = [
+            Citation(number=citations.cite(f.passage_ids[0]), passage_id=f.passage_ids[0], quote=f.quote or f.text)
+            for f in key
+        ]
+        summary_lines = [
+            f"- {_label(state, f, data.labels)}{escape(f.text)} [{c.number}]"
+            for f, c in zip(key, summary_cites, strict=True)
+        ]
+        if not summary_lines:
+            summary_lines = ["_Nothing in the searched documents answers this question._"]
+        if data.answer_note:
+            summary_lines = [escape(data.answer_note), "", *summary_lines]
+        lines += [f"## {data.summary_title}", "", *summary_lines, ""]
+        sections.append(
+            ReportSection(title=data.summary_title, content="\n".join(summary_lines), citations=summary_cites)
+        )
 
     table, table_citations = _table(data, citations)
     if table:
@@ -142,15 +201,19 @@ def write_report(data: ReportInput) -> ResearchReport:
     if data.footer:
         lines += ["", *data.footer]
 
-    summary_text = " ".join(f.text for f in key)
+    summary = [plain(line) for line in data.answer.statements] if data.answer else [f.text for f in key]
+    summary_text = " ".join(summary)
+    if data.partial_note:
+        summary_text = f"Partial report: {data.partial_note} {summary_text}".strip()
+    conclusion = _conclusion(summary, references, data)
     return ResearchReport(
         title=state.user_query,
         executive_summary=summary_text,
-        introduction=f"This report answers: {state.user_query}",
+        introduction=_introduction(state, data),
         methodology=data.methodology or _methodology(state, data),
         sections=sections,
-        conclusion=summary_text,
-        conclusions=[f.text for f in key],
+        conclusion=conclusion,
+        conclusions=[conclusion],
         references=references,
         metadata=ReportMetadata(
             engine=data.engine,
@@ -177,7 +240,67 @@ def _key_findings(findings: Sequence[Finding], by_sub: dict[str, list[Finding]],
     return key
 
 
-def _label(state: ResearchState, finding: Finding) -> str:
+def _introduction(state: ResearchState, data: ReportInput) -> str:
+    """What was asked and how the engine read it."""
+    plan = state.brief.plan if state.brief else None
+    subs = state.brief.sub_questions if state.brief else []
+    read = f" It was read as a {plan.kind} question ({plan.describe()})." if plan is not None else ""
+    parts = (
+        f" It was researched as {len(subs)} sub-questions: " + "; ".join(sq.question for sq in subs) + "."
+        if len(subs) > 1
+        else ""
+    )
+    return f"The question: {state.user_query}.{read}{parts}"
+
+
+def _conclusion(summary: Sequence[str], references: Sequence[Reference], data: ReportInput) -> str:
+    """A conclusion of its own: the answer in one sentence, and what it rests on."""
+    documents = sorted({r.title.split(" — ")[0] for r in references})
+    if not summary:
+        return "The searched documents do not answer this question; nothing was cited."
+    named = ", ".join(documents[:5]) + (f" and {len(documents) - 5} more" if len(documents) > 5 else "")
+    rests = f"{_count(len(references), 'cited passage')} from {_count(len(documents), 'document')} ({named})"
+    partial = " The run stopped early, so the evidence is incomplete." if data.partial_note else ""
+    return f"In short: {summary[0]} This rests on {rests}.{partial}"
+
+
+def _answer_sections(answer: AnswerBlock, citations: _Citations) -> list[ReportSection]:
+    """The Answer section (its statements, one per line) and the evidence sections after it."""
+    cites: list[Citation] = []
+    statements = [_render(line, citations, cites) for line in answer.statements]
+    found = [ReportSection(title="Answer", content="\n\n".join(statements), citations=cites)]
+    for evidence in answer.sections:
+        cites = []
+        body = [f"- {_render(line, citations, cites)}" for line in evidence.lines]
+        if evidence.rows:
+            body += [
+                "| " + " | ".join(escape(h, line_start=False) for h in evidence.header) + " |",
+                "|---" * len(evidence.header) + "|",
+            ]
+            body += [
+                "| " + " | ".join(_render(c, citations, cites, cell=True) for c in row) + " |" for row in evidence.rows
+            ]
+        found.append(ReportSection(title=evidence.title, content="\n".join(body), citations=cites))
+    return found
+
+
+def _render(line: Line, citations: _Citations, cites: list[Citation], *, cell: bool = False) -> str:
+    out: list[str] = []
+    for piece in line:
+        if isinstance(piece, str):
+            out.append(piece)
+            continue
+        out.append(escape(piece.text, line_start=not out and not cell))
+        if piece.cite:
+            number = citations.cite(piece.passage_id)
+            cites.append(Citation(number=number, passage_id=piece.passage_id, quote=piece.text))
+            out.append(f" [{number}]")
+    return "".join(out)
+
+
+def _label(state: ResearchState, finding: Finding, labels: dict[str, str] | None = None) -> str:
+    if labels and finding.text in labels:
+        return f"**{escape(labels[finding.text])}:** "
     if state.brief is None or not state.brief.comparison:
         return ""
     entity = next((sq.entity for sq in state.brief.sub_questions if sq.id == finding.sub_question_id), None)

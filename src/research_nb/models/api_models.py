@@ -7,9 +7,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from research_nb.models.clarification import ClarificationRequest
-from research_nb.models.research import ResearchOptions, ResearchReport, ResearchStage
-
-MAX_QUERY_CHARS = 5000
+from research_nb.models.research import (
+    MAX_QUERY_CHARS,
+    ResearchOptions,
+    ResearchReport,
+    ResearchStage,
+    checked_question,
+)
 
 
 class APIKeys(BaseModel):
@@ -49,12 +53,7 @@ class ResearchRequest(ResearchOptions):
     @field_validator("query")
     @classmethod
     def _query_is_a_question(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("the research question is empty: ask something, e.g. 'How do Norway and Sweden differ?'")
-        if len(value) > MAX_QUERY_CHARS:
-            raise ValueError(f"the research question has {len(value)} characters; the limit is {MAX_QUERY_CHARS}")
-        return value
+        return checked_question(value)
 
     def options(self) -> ResearchOptions:
         return ResearchOptions.model_validate(self.model_dump(include=set(ResearchOptions.model_fields)))

@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Literal
 from uuid import uuid4
 
-from pydantic import BaseModel, Field, JsonValue, model_validator
+from pydantic import BaseModel, Field, JsonValue, field_validator, model_validator
 
 from research_nb.models.clarification import ClarificationRequest, ClarificationResponse
 
@@ -22,6 +22,37 @@ def utcnow() -> datetime:
 
 def new_request_id() -> str:
     return uuid4().hex[:16]
+
+
+#: The longest research question, in characters after stripping (the same for every front).
+MAX_QUERY_CHARS = 5000
+
+
+def storable_text(text: str, what: str = "the research question") -> str:
+    """`text` unchanged if it can be saved and sent: no NUL character and nothing that cannot be encoded as UTF-8
+    (a lone surrogate, e.g. from a mis-decoded file name or a broken paste). Raises `ValueError` naming where."""
+    nul = text.find("\0")
+    if nul >= 0:
+        raise ValueError(f"{what} holds a NUL character (at character {nul + 1}); remove it")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{what} holds text that cannot be encoded as UTF-8 (a lone surrogate at character {exc.start + 1}); "
+            "retype it"
+        ) from None
+    return text
+
+
+def checked_question(text: str) -> str:
+    """A research question as every front accepts it: stripped, 1..`MAX_QUERY_CHARS` characters, storable.
+    Raises `ValueError` with a one-line message that says what to fix."""
+    question = storable_text(text.strip())
+    if not question:
+        raise ValueError("the research question is empty: ask something, e.g. 'How do Norway and Sweden differ?'")
+    if len(question) > MAX_QUERY_CHARS:
+        raise ValueError(f"the research question has {len(question)} characters; the limit is {MAX_QUERY_CHARS}")
+    return question
 
 
 class ResearchStage(StrEnum):
@@ -104,10 +135,37 @@ class SubQuestion(BaseModel):
     entity: str | None = Field(None, description="The entity this line of a comparison is about")
 
 
+QuestionKind = Literal[
+    "fact", "numeric", "comparison", "superlative", "topn", "trend", "yesno", "list", "overview", "multipart"
+]
+
+
+class QuestionPlan(BaseModel):
+    """What a question asks, read by an engine before it searches (shown in the brief and the widget)."""
+
+    kind: QuestionKind = "overview"
+    entities: list[str] = Field(default_factory=list, description="Documents (countries, subjects) it names")
+    groups: list[str] = Field(default_factory=list, description="Sets it ranges over: a region, 'landlocked'")
+    attribute: str | None = Field(None, description="The field asked for, as the corpus names it")
+    attribute_detail: str | None = Field(None, description="The part of the field (e.g. 'total', 'chief of state')")
+    operation: Literal["highest", "lowest", "changed", "member", "has", "is"] | None = None
+    test: str | None = Field(None, description="What a yes/no question tests: 'landlocked', 'monarchy', 'EU'")
+    count: int | None = Field(None, ge=1, le=50, description="How many a top-N question wants")
+    years: list[int] = Field(default_factory=list, description="Years the question names (from, to)")
+    parts: list[str] = Field(default_factory=list, description="The clauses of a multi-part question")
+
+    def describe(self) -> str:
+        """One line for people: 'superlative · Inflation rate (consumer prices) · highest · South America'."""
+        bits = [self.kind, self.attribute or "", self.operation or "", *self.groups, *self.entities]
+        bits += [str(y) for y in self.years]
+        return " · ".join(b for b in bits if b)
+
+
 class ResearchBrief(BaseModel):
     objective: str
     sub_questions: list[SubQuestion] = Field(default_factory=list)
     comparison: bool = False
+    plan: QuestionPlan | None = None
 
 
 class PassageLocation(BaseModel):
@@ -252,6 +310,12 @@ class ResearchState(BaseModel):
     report: ResearchReport | None = None
     warnings: list[str] = Field(default_factory=list)
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @field_validator("user_query")
+    @classmethod
+    def _storable_question(cls, value: str) -> str:
+        # A state must always be savable: a question that cannot be written would lose the run.
+        return storable_text(value)
 
     # -- transitions -------------------------------------------------------------------------------------
 

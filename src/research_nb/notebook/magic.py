@@ -96,7 +96,10 @@ class ResearchMagics(Magics):
         """This kernel's runs, then the stored runs of earlier kernels and processes."""
         states = workflow.list_states()
         known = {state.request_id for state in states}
-        stored = [] if workflow.store is None else [r for r in workflow.store.list_runs() if r.request_id not in known]
+        listing = workflow.store.scan() if workflow.store is not None else None
+        stored = [] if listing is None else [r for r in listing.runs if r.request_id not in known]
+        for damaged in [] if listing is None else listing.damaged:  # one line each; the others are listed
+            print(f"%research: {damaged.line()}", file=sys.stderr)
         if not states and not stored:
             print("no research runs yet")
             return
@@ -104,7 +107,7 @@ class ResearchMagics(Magics):
             run = self.runs.get(state.request_id) or ResearchRun(state.request_id)
             print(f"{state.request_id}  {run.status:<22}  {_short(state.user_query)}")
         for record in stored:
-            status = "damaged" if record.status == "damaged" else f"{record.stage.value if record.stage else '?'}"
+            status = listing.status_of(record) if listing is not None else "?"
             print(f"{record.request_id}  {status + ' (stored)':<22}  {_short(record.question)}")
 
 

@@ -20,7 +20,7 @@ from typing import Literal, NoReturn
 from pydantic import BaseModel, Field
 
 from research_nb.core.errors import UserInputError
-from research_nb.models.api_models import MAX_QUERY_CHARS
+from research_nb.models.research import MAX_QUERY_CHARS
 
 USAGE = (
     "usage: %research [options] QUESTION | %%research [options] (question in the cell) | "

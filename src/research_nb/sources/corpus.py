@@ -192,6 +192,19 @@ class Corpus:
         index = self._document_index.get(document_id)
         return [] if index is None else [self._passage(i) for i in self._passages_by_document[index]]
 
+    def headed_texts(self, document_id: str) -> list[tuple[str, str, str]]:
+        """(passage id, heading, text) of the document's passages that have a heading, in reading order: what a
+        reader that scans a whole corpus needs, without building a `Passage` for each."""
+        index = self._document_index.get(document_id)
+        if index is None:
+            return []
+        c = self._columns
+        return [
+            (self._passage_ids[i], str(c["heading"][i]), str(c["text"][i]))
+            for i in self._passages_by_document[index]
+            if c["heading"][i]
+        ]
+
     def source(self, document_id: str) -> Source | None:
         """Title, URL, origin and attribution of a document."""
         index = self._document_index.get(document_id)

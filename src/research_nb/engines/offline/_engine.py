@@ -22,9 +22,21 @@ from typing import Any
 
 from research_nb.core.protocols import StageContext
 from research_nb.engines._fields import FieldValue, field_value, is_quantity
-from research_nb.engines._report import ReportInput, TableRow, write_report
+from research_nb.engines._report import AnswerBlock, ReportInput, TableRow, write_report
 from research_nb.engines.offline._extract import FINDINGS_PER_SUB_QUESTION, select_findings
+from research_nb.engines.offline._knowledge import Knowledge
+from research_nb.engines.offline._plan import plan_question
 from research_nb.engines.offline._query import TitleIndex, analyse, make_brief
+from research_nb.engines.offline._structured import (
+    STRUCTURED,
+    answer_of,
+    findings_of,
+    lookup,
+    lookup_parts,
+    structured_brief,
+    undecided_note,
+)
+from research_nb.engines.offline._summary import answer_sentences
 from research_nb.models.clarification import ClarificationChoice, ClarificationQuestion, ClarificationRequest
 from research_nb.models.research import (
     Finding,
@@ -44,6 +56,7 @@ _TABLE_ROWS = 8
 _SECTION_FIELDS = 16
 _NAMED_SEARCH_DEPTH = 5  # how much deeper to search for a named document's own passages
 _CACHED_TITLE_INDEXES = 8
+_QUOTED_QUERY_CHARS = 200  # a clarifying question quotes at most this much of the query (clients cap at 500)
 
 _Search = Callable[..., Coroutine[Any, Any, list[Passage]]]
 
@@ -55,7 +68,7 @@ class OfflineEngine:
 
     def __init__(self, cache_dir: Path | None = None) -> None:
         self._cache_dir = cache_dir
-        self._titles: dict[int, tuple[Corpus, TitleIndex]] = {}
+        self._knowledge: dict[int, tuple[Corpus, Knowledge]] = {}
 
     def check_options(self, options: ResearchOptions) -> None:
         Corpus.check(options.sources, _builtins(options))
@@ -63,10 +76,10 @@ class OfflineEngine:
     # -- stages -------------------------------------------------------------------------------------------
 
     async def clarify(self, ctx: StageContext) -> ClarificationRequest | None:
-        _, titles = await self._open(ctx)
-        if not analyse(question_of(ctx.state), titles).vague:
+        _, knowledge = await self._open(ctx)
+        if not analyse(question_of(ctx.state), knowledge.titles).vague:
             return None
-        query = ctx.state.user_query
+        query = _shorten(ctx.state.user_query, _QUOTED_QUERY_CHARS)  # never the whole of a long query
         return ClarificationRequest(
             context=f"“{query}” is too broad to research well.",
             questions=[
@@ -98,14 +111,23 @@ class OfflineEngine:
         )
 
     async def brief(self, ctx: StageContext) -> ResearchBrief:
-        _, titles = await self._open(ctx)
-        return make_brief(analyse(question_of(ctx.state), titles))
+        _, knowledge = await self._open(ctx)
+        brief = _brief(question_of(ctx.state), knowledge)
+        if brief.plan is not None:
+            ctx.log(f"read as: {brief.plan.describe()}")
+        return brief
 
     async def research(self, ctx: StageContext) -> None:
-        corpus, titles = await self._open(ctx)
+        corpus, knowledge = await self._open(ctx)
+        titles = knowledge.titles
         state = ctx.state
         ctx.state.metadata["documents_searched"] = corpus.num_documents
-        brief = state.brief or make_brief(analyse(question_of(state), titles))
+        brief = state.brief or _brief(question_of(state), knowledge)
+        plan = brief.plan
+        if plan is not None and plan.kind in STRUCTURED and lookup(ctx, corpus, knowledge, plan, brief):
+            return
+        if plan is not None and plan.kind == "multipart":
+            brief = lookup_parts(ctx, corpus, knowledge, plan, brief)  # the parts left to research by search
         limit = asyncio.Semaphore(ctx.options.max_concurrency)
         k = ctx.options.max_search_results
 
@@ -144,11 +166,18 @@ class OfflineEngine:
     # Extraction and writing are pure Python (milliseconds to tens of them): in a thread, the kernel's loop keeps
     # answering cells and Cancel clicks meanwhile, and a cancel lands at the await.
     async def compress(self, ctx: StageContext) -> list[Finding]:
-        _, titles = await self._open(ctx)
-        return await ctx.run_blocking(_findings, ctx.state, _named_documents(ctx.state, titles))
+        _, knowledge = await self._open(ctx)
+        brief = ctx.state.brief
+        if brief is not None and brief.plan is not None and brief.plan.kind != "multipart":
+            answer = answer_of(ctx.state, knowledge)
+            if answer is not None:
+                return findings_of(answer, brief)
+        return await ctx.run_blocking(_findings, ctx.state, _named_documents(ctx.state, knowledge.titles))
 
     async def report(self, ctx: StageContext) -> ResearchReport:
-        return await ctx.run_blocking(_report, ctx.state, ctx.state.findings, None)
+        _, knowledge = await self._open(ctx)
+        answer = answer_of(ctx.state, knowledge, ctx.state.findings)
+        return await ctx.run_blocking(_report, ctx.state, ctx.state.findings, None, answer)
 
     def partial_report(self, state: ResearchState) -> ResearchReport | None:
         if not state.passages:
@@ -159,16 +188,16 @@ class OfflineEngine:
 
     # -- helpers ------------------------------------------------------------------------------------------
 
-    async def _open(self, ctx: StageContext) -> tuple[Corpus, TitleIndex]:
-        """The run's corpus (opened in a thread: indexing must not block the loop) and its title index."""
+    async def _open(self, ctx: StageContext) -> tuple[Corpus, Knowledge]:
+        """The run's corpus (opened in a thread: indexing must not block the loop) and what is known of it."""
         options = ctx.options
         corpus = await ctx.run_blocking(self._open_corpus, options.sources, _builtins(options), ctx)
-        cached = self._titles.get(id(corpus))
+        cached = self._knowledge.get(id(corpus))
         if cached is None or cached[0] is not corpus:
-            index = await ctx.run_blocking(TitleIndex, corpus.titles())
-            cached = self._titles[id(corpus)] = (corpus, index)
-            while len(self._titles) > _CACHED_TITLE_INDEXES:
-                self._titles.pop(next(iter(self._titles)))
+            knowledge = await ctx.run_blocking(Knowledge.of, corpus)
+            cached = self._knowledge[id(corpus)] = (corpus, knowledge)
+            while len(self._knowledge) > _CACHED_TITLE_INDEXES:
+                self._knowledge.pop(next(iter(self._knowledge)))
         return cached
 
     def _open_corpus(self, sources: Sequence[str], builtins: tuple[str, ...], ctx: StageContext) -> Corpus:
@@ -229,6 +258,24 @@ class OfflineEngine:
             fields = [p for p in corpus.passages_of(document_id) if p.title == section and field_value(p)]
             if fields:
                 ctx.add_passages(fields[:_SECTION_FIELDS], sq.id, [s for s in [corpus.source(document_id)] if s])
+
+
+def _brief(question: str, knowledge: Knowledge) -> ResearchBrief:
+    """A planned question gets sub-questions from its plan; a multi-part one a sub-question per clause; any other
+    is split by the entities it names."""
+    plan = plan_question(question, knowledge.titles, knowledge.facts, knowledge.vocabulary)
+    if plan.kind in STRUCTURED:
+        return structured_brief(question, plan)
+    if plan.kind == "multipart":
+        subs = [SubQuestion(id=f"sq{n}", question=part, queries=[part]) for n, part in enumerate(plan.parts, start=1)]
+        return ResearchBrief(objective=question, sub_questions=subs, plan=plan)
+    brief = make_brief(analyse(question, knowledge.titles))
+    return brief.model_copy(update={"plan": plan})
+
+
+def _shorten(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 def _builtins(options: ResearchOptions) -> tuple[str, ...]:
@@ -332,16 +379,35 @@ def _table_passages(rows: Sequence[TableRow]) -> set[str]:
     return {cell.passage.id for row in rows for cell in row.cells if cell}
 
 
-def _report(state: ResearchState, findings: Sequence[Finding], partial_note: str | None) -> ResearchReport:
-    columns, rows = _table(state)
+def _report(
+    state: ResearchState, findings: Sequence[Finding], partial_note: str | None, answer: AnswerBlock | None = None
+) -> ResearchReport:
+    columns, rows = ((), []) if answer is not None else _table(state)
     searched = state.metadata.get("documents_searched")
     return write_report(
         ReportInput(
             state=state,
-            findings=findings,
+            findings=[] if answer is not None else findings,
             columns=columns,
             rows=rows,
             documents_searched=searched if isinstance(searched, int) else 0,
             partial_note=partial_note,
+            answer=answer,
+            summary=None if answer is not None else answer_sentences(state, findings),
+            summary_title="Answer",
+            labels=_labels(state, findings),
+            answer_note=None if answer is not None else undecided_note(state),
         )
     )
+
+
+def _labels(state: ResearchState, findings: Sequence[Finding]) -> dict[str, str]:
+    """Whose each finding is, by its document's title: a bare "Unemployment rate: 2.6%" or "He is ..." names its
+    subject this way (in a comparison too: a sentence found for one entity may come from another's document)."""
+    titles = {s.id: s.title for s in state.sources}
+    labels = {}
+    for finding in findings:
+        passage = state.passage(finding.passage_ids[0])
+        if passage is not None and passage.document_id in titles:
+            labels[finding.text] = titles[passage.document_id]
+    return labels

@@ -26,6 +26,7 @@ class Mention:
     name: str  # as written in the text
     document_ids: tuple[str, ...]  # documents with that title; empty for a plain capitalised phrase
     start: int
+    group: str | None = None  # the group a name stands for ("South American" -> "South America")
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,24 @@ class QueryAnalysis:
 class TitleIndex:
     """Lower-cased document titles -> document ids, for spotting known names in text."""
 
-    def __init__(self, titles: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        titles: Mapping[str, str],
+        aliases: Mapping[str, Sequence[str]] | None = None,
+        groups: Sequence[str] = (),
+    ) -> None:
+        """`aliases`: other names of a document (document id -> names); `groups`: names of groups of documents
+        (regions), recognised with their adjectives too ("Africa", "African")."""
         by_title: dict[str, list[str]] = {}
-        for doc_id, title in sorted(titles.items()):
-            for key in _title_keys(title):
-                if key not in STOPWORDS and len(key) > 1 and doc_id not in by_title.get(key, []):
-                    by_title.setdefault(key, []).append(doc_id)
+        names = [(doc_id, key) for doc_id, title in sorted(titles.items()) for key in _title_keys(title)]
+        names += [
+            (doc_id, key) for doc_id, more in sorted((aliases or {}).items()) for a in more for key in _title_keys(a)
+        ]
+        for doc_id, key in names:
+            if key not in STOPWORDS and len(key) > 1 and doc_id not in by_title.get(key, []):
+                by_title.setdefault(key, []).append(doc_id)
         self._by_title = {k: tuple(v) for k, v in by_title.items()}
+        self._groups = {form.lower(): group for group in groups for form in group_forms(group)}
 
     def mentions(self, text: str, *, fallback_capitalised: bool = False) -> list[Mention]:
         """Known titles written with a capital in `text`, longest match first, in order of appearance.
@@ -88,11 +100,48 @@ class TitleIndex:
         for j in range(min(len(tokens), i + _MAX_NAME_WORDS), i, -1):
             start, end = tokens[i][1], tokens[j - 1][1] + len(tokens[j - 1][0])
             span = text[start:end]
-            for candidate in (span, span.rstrip(".")):
+            for candidate in _name_forms(span):
                 ids = self._by_title.get(candidate.lower())
                 if ids:
                     return Mention(candidate, ids, start), j
+                group = self._groups.get(candidate.lower())
+                if group:
+                    return Mention(candidate, (), start, group=group), j
         return None
+
+
+def _name_forms(span: str) -> tuple[str, ...]:
+    """A span as written, without a closing full stop, and without a possessive ("Iceland's", "Philippines'")."""
+    bare = span.rstrip(".")
+    for suffix in ("'s", "’s", "'", "’"):
+        if bare.endswith(suffix):
+            return (span, bare, bare[: -len(suffix)])
+    return (span, bare)
+
+
+def group_forms(group: str) -> list[str]:
+    """The names a group goes by: "East and Southeast Asia" is also "East Asia", "Southeast Asia" and their
+    adjectives ("Southeast Asian"); "Europe" is "European", "Middle East" "Middle Eastern"."""
+    names = [group]
+    if " and " in group:
+        head, tail = group.split(" and ", 1)
+        tail = tail.removeprefix("the ")
+        last = tail.split()[-1] if " " in tail else ""
+        names.append(tail)
+        if " " in head:
+            names.append(head)
+        elif last:  # "East" and "Southeast Asia": "East Asia" (a lone word such as "Australia" names a country)
+            names.append(f"{head} {last}")
+    forms: list[str] = []
+    for name in names:
+        forms.append(name)
+        if name.endswith("a"):
+            forms.append(name + "n")
+        elif name.endswith("e"):
+            forms.append(name + "an")
+        elif name.endswith("East"):
+            forms.append(name + "ern")
+    return list(dict.fromkeys(forms))
 
 
 def _title_keys(title: str) -> list[str]:
@@ -115,8 +164,13 @@ def analyse(question: str, titles: TitleIndex) -> QueryAnalysis:
     aspect_words = [
         w for w in question_words if w not in STOPWORDS and w not in COMPARISON_WORDS and w not in entity_words
     ]
-    joined = len(entities) >= 2 and any(w in ("and", "or", "vs", "versus") for w in question_words)
-    comparison = len(entities) >= 2 and (joined or any(w in COMPARISON_WORDS for w in question_words))
+    # A comparison sets documents side by side: it needs two names the corpus has documents for. Capitalised words
+    # it does not know ("American", "February") stay in the question rather than becoming sub-questions.
+    compared = [e for e in entities if e.document_ids]
+    joined = len(compared) >= 2 and any(w in ("and", "or", "vs", "versus") for w in question_words)
+    comparison = len(compared) >= 2 and (joined or any(w in COMPARISON_WORDS for w in question_words))
+    if comparison:
+        entities = compared
     vague = not entities and len(aspect_words) < 2
     return QueryAnalysis(question, tuple(entities), " ".join(aspect_words), comparison, vague)
 

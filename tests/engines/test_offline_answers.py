@@ -1,0 +1,228 @@
+"""The offline engine answers first: question plans, composed answers for every kind, and the quoting guarantee.
+
+Expected answers are read from the Factbook passages themselves (the figures of the countries involved), never
+written into the test, so the tests follow the package's data when it is updated.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from research_nb.core.workflow import ResearchWorkflow
+from research_nb.engines.offline._values import parse_quantity
+from research_nb.models.research import ResearchOptions, ResearchStage, ResearchState
+from research_nb.sources.corpus import Corpus
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+async def run(question: str, **options: object) -> ResearchState:
+    state = await ResearchWorkflow().run(
+        question, options=ResearchOptions.model_validate({"clarify": False, **options})
+    )
+    assert state.current_stage is ResearchStage.COMPLETED, state.error_message
+    assert state.report is not None
+    return state
+
+
+def section(markdown: str, title: str) -> str:
+    return markdown.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0].strip()
+
+
+def answer_of(state: ResearchState) -> str:
+    assert state.report is not None
+    return section(state.report.markdown, "Answer")
+
+
+def unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+@pytest.fixture(scope="module")
+def factbook() -> Corpus:
+    return Corpus.open([], builtins=["factbook"])
+
+
+def value(corpus: Corpus, country: str, line_start: str) -> str:
+    """The value of the first line of `country`'s document that starts with `line_start` ("Population, total")."""
+    document = next(d for d, title in corpus.titles().items() if title == country)
+    for passage in corpus.passages_of(document):
+        for line in passage.text.split("\n"):
+            if re.match(rf"{re.escape(line_start)}\s*:", line):
+                return line.split(":", 1)[1].strip()
+    raise AssertionError(f"{country} states no {line_start}")
+
+
+def figure(text: str) -> float:
+    quantity = parse_quantity(text)
+    assert quantity is not None, text
+    return quantity.number
+
+
+async def test_a_superlative_over_a_region_names_the_winner_its_figure_and_ranks_every_member(factbook: Corpus) -> None:
+    state = await run("Which country in South America has the largest population?")
+    plan = state.brief.plan if state.brief else None
+    assert plan is not None and plan.kind == "superlative" and plan.groups == ["South America"]
+    assert plan.attribute == "Population" and plan.operation == "highest"
+    members = ["Argentina", "Bolivia", "Brazil", "Chile", "Colombia", "Ecuador", "Guyana", "Paraguay", "Peru"]
+    members += ["Suriname", "Uruguay", "Venezuela"]
+    figures = {m: value(factbook, m, "Population, total") for m in members}
+    winner = max(members, key=lambda m: figure(figures[m]))
+    first = unescape(answer_of(state)).splitlines()[0]
+    assert first.startswith(f"{winner} has the largest population (total) in South America: {figures[winner]} [")
+    ranking = section(state.report.markdown if state.report else "", "Ranking")
+    rows = [r for r in ranking.splitlines() if re.match(r"\| \d+ \|", r)]
+    assert len(rows) == len(members)  # every sovereign member, dependencies (Falklands) left out
+    assert [r.split(" | ")[1] for r in rows] == sorted(members, key=lambda m: -figure(figures[m]))
+    cited = {r.title.split(" — ")[0] for r in state.report.references} if state.report else set()
+    assert cited == set(members)  # nothing off topic
+
+
+async def test_a_top_n_question_lists_that_many_in_order(factbook: Corpus) -> None:
+    state = await run("Name the three largest countries of Africa by area.")
+    assert state.brief and state.brief.plan and state.brief.plan.kind == "topn" and state.brief.plan.count == 3
+    answer = unescape(answer_of(state))
+    names = re.findall(r"(?:: |; )([A-Z][\w' ]+), [\d.,]+ (?:million )?sq km", answer)
+    assert len(names) == 3
+    areas = [figure(value(factbook, n, "Area, total")) for n in names]
+    assert areas == sorted(areas, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("question", "field", "lower_wins"),
+    [
+        ("Is Germany or France more populous?", "Population, total", False),
+        ("Which has the lower unemployment rate, Japan or Italy?", "Unemployment rate", True),
+    ],
+)
+async def test_a_comparison_names_the_winner_with_both_figures(
+    factbook: Corpus, question: str, field: str, lower_wins: bool
+) -> None:
+    state = await run(question)
+    assert state.brief and state.brief.plan and state.brief.plan.kind == "comparison"
+    a, b = state.brief.plan.entities
+    va, vb = value(factbook, a, field), value(factbook, b, field)
+    winner = a if (figure(va) < figure(vb)) == lower_wins else b
+    answer = unescape(answer_of(state))
+    assert answer.startswith(f"{winner} has the ")
+    assert va.split(" (")[0] in answer and vb.split(" (")[0] in answer
+
+
+async def test_a_trend_gives_every_year_oldest_first(factbook: Corpus) -> None:
+    state = await run("How has Japan's unemployment rate changed since 2021?")
+    assert state.brief and state.brief.plan and state.brief.plan.kind == "trend"
+    document = next(d for d, t in factbook.titles().items() if t == "Japan")
+    passage = next(p for p in factbook.passages_of(document) if p.location.heading == "Unemployment rate")
+    years = [line.split(": ", 1)[1] for line in passage.text.split("\n") if line.startswith("Unemployment rate:")]
+    wanted = [v for v in years if int(re.search(r"\((\d{4})", v).group(1)) >= 2021][::-1]  # type: ignore[union-attr]
+    answer = unescape(answer_of(state))
+    positions = [answer.index(v) for v in wanted]
+    assert len(wanted) >= 2 and positions == sorted(positions)
+    assert "By year" in (state.report.markdown if state.report else "")
+
+
+@pytest.mark.parametrize(
+    ("question", "word", "support"),
+    [
+        ("Is Austria landlocked?", "Yes", "landlocked"),
+        ("Is Portugal a landlocked country?", "No", "km"),
+        ("Is Spain a monarchy?", "Yes", "monarchy"),
+        ("Is Norway a member of the European Union?", "No", "does not list EU"),
+        ("Is France in the EU?", "Yes", "lists EU"),
+    ],
+)
+async def test_a_yes_no_question_says_yes_or_no_and_the_deciding_value(question: str, word: str, support: str) -> None:
+    state = await run(question)
+    answer = unescape(answer_of(state))
+    assert answer.startswith(f"{word}: ") and support in answer
+
+
+async def test_a_list_question_quotes_the_list_and_says_whose_it_is(factbook: Corpus) -> None:
+    state = await run("Which countries border Spain?")
+    borders = value(factbook, "Spain", "Land boundaries, border countries")
+    answer = unescape(answer_of(state))
+    assert answer.startswith("Spain's land boundaries (border countries): ") and borders in answer
+
+
+async def test_a_question_the_corpus_cannot_decide_says_so() -> None:
+    state = await run("What is the unemployment rate of Antarctica?")
+    answer = unescape(answer_of(state))
+    assert answer.startswith("The searched documents do not decide this question")
+
+
+async def test_a_multi_part_question_gets_one_readable_sub_question_per_clause() -> None:
+    question = (
+        "Which competitors sell heat-pump subscriptions in Sweden, and how high are electricity prices in southern "
+        "Norway?"
+    )
+    state = await run(question, sources=[str(FIXTURES / "heatpumps")])
+    assert state.brief and [sq.question for sq in state.brief.sub_questions] == [
+        "Which competitors sell heat-pump subscriptions in Sweden?",
+        "How high are electricity prices in southern Norway?",
+    ]
+    answer = unescape(answer_of(state))
+    assert "Vattenfall, Bixia and Nibe Rent" in answer and "95 øre per kWh" in answer
+    md = state.report.markdown if state.report else ""
+    bodies = [section(md, sq.question) for sq in state.brief.sub_questions]
+    assert bodies[0] != bodies[1]
+
+
+async def test_a_yes_no_question_about_two_things_compares_them(tmp_path: Path) -> None:
+    (tmp_path / "ada.md").write_text("# Ada Berg\n\nAda Berg is a Swedish jazz pianist and composer.\n")
+    (tmp_path / "lin.md").write_text("# Lin Ohm\n\nLin Ohm is a Danish rock drummer.\n")
+    (tmp_path / "eva.md").write_text("# Eva Dahl\n\nEva Dahl is a Norwegian jazz singer.\n")
+    sources = [str(tmp_path)]
+    no = unescape(answer_of(await run("Are Ada Berg and Lin Ohm both jazz musicians?", sources=sources)))
+    yes = unescape(answer_of(await run("Are Ada Berg and Eva Dahl both jazz musicians?", sources=sources)))
+    assert no.startswith("No: Ada Berg — Ada Berg is a Swedish jazz pianist") and "Lin Ohm is a Danish rock" in no
+    assert yes.startswith("Yes: ")
+    same = unescape(answer_of(await run("Are Lin Ohm and Eva Dahl of the same nationality?", sources=sources)))
+    assert same.startswith("No: ")
+
+
+async def test_answers_are_byte_identical_for_the_same_inputs() -> None:
+    question = "Which African country has the highest inflation rate in 2022?"
+    first, second = await run(question), await run(question)
+    assert first.report and second.report and first.report.markdown == second.report.markdown
+
+
+async def test_conclusion_and_introduction_are_their_own() -> None:
+    state = await run("Which is more populous, Spain or Colombia?")
+    report = state.report
+    assert report is not None and report.conclusion and report.introduction
+    assert report.conclusion != report.executive_summary
+    assert "comparison" in report.introduction and report.conclusion.startswith("In short: ")
+
+
+async def test_each_part_of_a_multi_part_question_is_answered_and_a_bare_clause_is_about_the_one_before(
+    factbook: Corpus,
+) -> None:
+    state = await run("What is the capital of Peru and what is its population?")
+    assert state.brief and state.brief.plan and state.brief.plan.kind == "multipart"
+    lines = unescape(answer_of(state)).split("\n\n")
+    assert lines[0].startswith("Peru's capital (name): " + value(factbook, "Peru", "Capital, name"))
+    assert lines[1].startswith("Peru's population (total): " + value(factbook, "Peru", "Population, total"))
+
+
+def _yearly(corpus: Corpus, country: str, field: str) -> dict[int, str]:
+    document = next(d for d, t in corpus.titles().items() if t == country)
+    passage = next(p for p in corpus.passages_of(document) if p.location.heading == field)
+    values = [line.split(": ", 1)[1] for line in passage.text.split("\n") if line.startswith(field + ":")]
+    return {int(re.search(r"\((\d{4})", v).group(1)): v for v in values}  # type: ignore[union-attr]
+
+
+async def test_a_figure_asked_for_a_year_is_that_year_s(factbook: Corpus) -> None:
+    by_year = _yearly(factbook, "Brazil", "Inflation rate (consumer prices)")
+    year = min(by_year)  # not the newest, which a question without a year gets
+    state = await run(f"What was Brazil's inflation rate in {year}?")
+    assert by_year[year] in unescape(answer_of(state)) and by_year[max(by_year)] not in unescape(answer_of(state))
+
+
+async def test_a_yes_no_question_about_a_trend_answers_with_the_movement(factbook: Corpus) -> None:
+    by_year = _yearly(factbook, "Italy", "Unemployment rate")
+    first, last = (figure(by_year[y]) for y in (min(by_year), max(by_year)))
+    state = await run(f"Has Italy's unemployment rate fallen since {min(by_year)}?")
+    assert unescape(answer_of(state)).startswith("Yes." if last < first else "No.")
