@@ -86,6 +86,15 @@ def shared_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelSe
             "%research: unknown model 'nosuchprovider:big-model': write provider:model, e.g. 'openai:gpt-4o-mini', "
             "'anthropic:claude-sonnet-4-5', 'google-gla:gemini-2.5-flash' or 'ollama:llama3.2'",
         ),
+        (  # typed characters that a cell cannot hold literally reach the magic through run_line_magic
+            "get_ipython().run_line_magic('research', '--engine memory \"\\x00\\x00\"')",
+            "%research: the research question holds a NUL character (at character 1); remove it",
+        ),
+        (
+            "get_ipython().run_line_magic('research', '--engine memory \"caf\\udce9\"')",
+            "%research: the research question holds text that cannot be encoded as UTF-8 (a lone surrogate at "
+            "character 4); retype it",
+        ),
         (
             f'%research --engine memory --sources empty "{QUESTION}"',
             "%research: 'empty' is an empty folder: put documents in it, or name another folder",
