@@ -14,9 +14,16 @@ What is measured (each load level beside the idle baseline measured in the same 
   the events the run emitted and JupyterLab's limit (about 1000 messages/s, beyond which it drops output).
 - shutdown: `shutdown_kernel(now=False)` with 5 runs in flight until the kernel process exited, and the hook's own
   time; baseline: the same with no run. jupyter_client sends SIGTERM 2.5 s after the request.
+- magic return time (issue 13): how long `run = %research ...` takes inside the cell (IPython's line handling
+  included), in a fresh kernel each time: the kernel's first call (the engine not imported yet), the second call,
+  the first call with `--sources` over a folder of 5,000 Markdown files, and a 45 KB line of `$` (refused: too
+  long; IPython's variable expansion used to take minutes on it).
+  Baseline: `pass` timed the same way in the same kernel. Run this script with another checkout's Python
+  (`/path/to/other/.venv/bin/python bench/kernel.py --only magic`) to measure that code the same way.
 
 Targets (issue 4): round trip at most 1.2x idle; cancel p95 < 50 ms; widget messages well under 1000/s;
-shutdown well under 2 s. Prints a Markdown table and writes bench/results/kernel.json.
+shutdown well under 2 s. Issue 13: the magic returns within 20 ms, on the first call too and whatever the folder
+holds. Prints a Markdown table and writes bench/results/kernel.json (kernel-magic.json with --only magic).
 """
 
 from __future__ import annotations
@@ -237,21 +244,94 @@ def measure_shutdown(args: argparse.Namespace) -> dict[str, Any]:
     return {key: median(values) for key, values in found.items()}
 
 
+MAGIC_TIMED = """
+import time as _time
+_began = _time.perf_counter()
+{assign}
+magic_ms = (_time.perf_counter() - _began) * 1000
+"""
+
+
+def timed_magic(kernel: KernelSession, line: str) -> float:
+    """Milliseconds `run = %research <line>` took inside its cell; the run (if one started) is then stopped."""
+    kernel.run(MAGIC_TIMED.format(assign=f"run = %research {line}"), timeout=300)
+    elapsed = float(kernel.eval("magic_ms"))
+    kernel.run("if run is not None:\n    run.cancel()\n    await run")
+    return elapsed
+
+
+def measure_magic(args: argparse.Namespace) -> dict[str, Any]:
+    found: dict[str, list[float]] = {"pass_ms": [], "first_ms": [], "second_ms": [], "folder_first_ms": []}
+    question = QUESTIONS[0]
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "notes"
+        for n in range(args.folder_files):
+            shelf = folder / f"shelf-{n // 500:02}"
+            shelf.mkdir(parents=True, exist_ok=True)
+            (shelf / f"note-{n:05}.md").write_text(f"# Note {n}\n\nFact {n} about the economy of Norway.\n")
+        env = {"RESEARCH_NB_CACHE_DIR": str(Path(scratch) / "cache")}
+        for _ in range(args.repeat):
+            with kernel_session(env=env) as kernel:
+                kernel.run("%load_ext research_nb")
+                kernel.run(MAGIC_TIMED.format(assign="pass"))
+                found["pass_ms"].append(float(kernel.eval("magic_ms")))
+                found["first_ms"].append(timed_magic(kernel, f'--no-widget "{question}"'))
+                found["second_ms"].append(timed_magic(kernel, f'--no-widget "{question}"'))
+            with kernel_session(env=env) as kernel:
+                kernel.run("%load_ext research_nb")
+                found["folder_first_ms"].append(timed_magic(kernel, f'--no-widget --sources {folder} "{question}"'))
+        with kernel_session(env=env) as kernel:
+            kernel.run("%load_ext research_nb")
+            long_line = "$" * (args.long_line_kb * 1000)  # IPython's $-expansion regex backtracks on this for minutes
+            found["long_line_ms"] = [timed_magic(kernel, f"--no-widget {long_line}")]
+    return {key: median(values) for key, values in found.items()} | {"samples": found}
+
+
+def magic_rows(magic: dict[str, Any], args: argparse.Namespace) -> list[list[object]]:
+    baseline = f"`pass` timed alike: {magic['pass_ms']:.2f} ms"
+    rows: list[list[object]] = []
+    for key, label in (
+        ("first_ms", "`%research` return, first call in a fresh kernel"),
+        ("second_ms", "`%research` return, second call"),
+        ("folder_first_ms", f"`%research --sources` ({args.folder_files:,} files), first call"),
+    ):
+        rows.append([label, f"median {magic[key]:.1f} ms", baseline, "yes" if magic[key] <= 20 else "NO"])
+    rows.append(
+        [
+            f"`%research` with a {args.long_line_kb} KB line of `$` (refused: too long)",
+            f"{magic['long_line_ms']:.1f} ms",
+            baseline,
+            "yes" if magic["long_line_ms"] <= 20 else "NO",
+        ]
+    )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="repetitions of the round-trip and shutdown series")
     parser.add_argument("--samples", type=int, default=50, help="round trips per load level and repetition")
     parser.add_argument("--cancels", type=int, default=40, help="runs cancelled through the widget")
     parser.add_argument("--chatty-seconds", type=float, default=5.0, help="length of the widget-rate run")
+    parser.add_argument("--folder-files", type=int, default=5000, help="files in the --sources folder (magic)")
+    parser.add_argument("--long-line-kb", type=int, default=45, help="length of the long magic line (magic)")
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    parser.add_argument("--only", choices=["magic"], help="measure only the magic's return time")
     args = parser.parse_args()
     if args.quick:
         args.repeat, args.samples, args.cancels, args.chatty_seconds = 1, 10, 5, 2.0
+
+    if args.only == "magic":
+        magic = measure_magic(args)
+        print_table(["Measure", "Result", "Baseline (same run)", "Target met"], magic_rows(magic, args))
+        write_results("kernel-magic", {"python": platform.python_version(), "args": vars(args), "magic": magic})
+        return
 
     trips = measure_round_trips(args)
     cancel = measure_cancel(args)
     rate = measure_widget_rate(args)
     shutdown = measure_shutdown(args)
+    magic = measure_magic(args)
 
     rows: list[list[object]] = []
     for load, label in (("paced", "I/O-bound runs with widgets"), ("offline", "offline engine runs, back to back")):
@@ -290,6 +370,7 @@ def main() -> None:
             "yes" if shutdown["5_runs_s"] < 2 else "NO",
         ]
     )
+    rows.extend(magic_rows(magic, args))
     print_table(["Measure", "Result", "Baseline (same run)", "Target met"], rows)
     write_results(
         "kernel",
@@ -300,6 +381,7 @@ def main() -> None:
             "cancel": cancel,
             "widget_rate": rate,
             "shutdown": shutdown,
+            "magic": magic,
         },
     )
 

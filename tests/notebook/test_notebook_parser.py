@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from research_nb.notebook.parser import (
@@ -60,14 +62,40 @@ def test_subcommands(line: str, expected: object) -> None:
     [
         '"list"',
         "list the main exports of Norway",
-        "cancel culture in Sweden",
+        '"cancel culture in Sweden"',
         "help me compare Norway",
-        "resume writing tips",
+        "'resume writing tips'",
+        '"open" source licences',
     ],
 )
 def test_a_subcommand_word_that_starts_a_question_is_a_question(line: str) -> None:
     command = parse_magic(line)
-    assert isinstance(command, StartCommand) and command.query == line.strip('"')
+    assert isinstance(command, StartCommand) and command.query == " ".join(shlex.split(line))
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (
+            "cancel",
+            "cancel needs a run id: %research cancel ID (ids: %research list); to research a question that starts "
+            'with "cancel", quote it: %research "cancel"',
+        ),
+        (
+            "open has space",
+            "open takes one run id, not 'has space' (ids: %research list); to research a question that starts with "
+            '"open", quote it: %research "open has space"',
+        ),
+        ("resume", "resume needs a run id"),
+        ("cancel culture in Sweden", "cancel takes one run id, not 'culture in Sweden'"),
+        ("resume 3f9a0c2d41b7e8aa --now", "resume takes one run id, not '3f9a0c2d41b7e8aa --now'"),
+        ("open --help", "open takes one run id, not '--help'"),
+    ],
+)
+def test_a_run_command_without_exactly_one_id_is_refused_not_researched(line: str, problem: str) -> None:
+    with pytest.raises(MagicUsageError) as raised:
+        parse_magic(line)
+    assert str(raised.value).startswith(problem)
 
 
 def test_in_a_cell_magic_list_is_a_question() -> None:
@@ -118,3 +146,11 @@ def test_model_and_web_flags() -> None:
     assert parse_magic('"q" --no-web --local-only --budget 20000 --replay c.json') == StartCommand(
         query="q", web=[], local_only=True, budget_tokens=20000, replay_from="c.json"
     )
+
+
+def test_a_line_far_beyond_the_longest_question_is_refused_before_it_is_split() -> None:
+    longest = "w" * 5000
+    assert parse_magic(f'"{longest}" --sources notes/ --max-results 5').query == longest
+
+    with pytest.raises(MagicUsageError, match=r"^the line has 45,001 characters; a question has at most 5,000"):
+        parse_magic("$" * 45001)

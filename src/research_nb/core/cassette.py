@@ -155,12 +155,17 @@ class Cassette:
 
 
 def read_cassette(path: Path) -> CassetteFile:
+    """The cassette at `path`; `ConfigurationError` (one line) for anything that is not one."""
     try:
+        if path.exists() and not path.is_file():  # a folder, a pipe, a device: never opened (a pipe would block)
+            raise ConfigurationError(f"cannot read the cassette {path}: not a regular file")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigurationError(f"no cassette at {path}: record one first with record_to={str(path)!r}") from None
     except OSError as exc:
         raise ConfigurationError(f"cannot read the cassette {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{path} is not a research-nb cassette (not UTF-8 text)") from None
     try:
         data = CassetteFile.model_validate_json(text)
     except ValidationError as exc:

@@ -6,10 +6,10 @@ name through `research_nb.core.registry`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
 from typing import Literal, Protocol, TypeVar, runtime_checkable
 
+from research_nb.core.blocking import run_blocking
 from research_nb.core.events import (
     LogMessage,
     ResearchEvent,
@@ -138,8 +138,9 @@ class StageContext:
         return new
 
     async def run_blocking(self, fn: Callable[..., T], *args: object) -> T:
-        """Run CPU- or disk-bound work in a thread so the kernel's loop (and the Cancel button) stays live."""
-        return await asyncio.to_thread(fn, *args)
+        """Run CPU- or disk-bound work in a thread so the kernel's loop (and the Cancel button) stays live; the
+        thread stops at its next `check_stop()` once the run is cancelled (see `research_nb.core.blocking`)."""
+        return await run_blocking(fn, *args)
 
 
 @runtime_checkable

@@ -30,6 +30,7 @@ from research_nb.core.errors import (
     InvalidStateError,
     RunOwnedElsewhereError,
     UnknownRequestError,
+    UserInputError,
 )
 from research_nb.core.events import (
     ClarificationRequested,
@@ -79,6 +80,7 @@ class ResearchWorkflow:
         self._states: OrderedDict[str, ResearchState] = OrderedDict()
         self._max_finished_states = max_finished_states
         self._leases: dict[str, RunLease] = {}  # runs this workflow drives or has accepted
+        self._unchecked: set[str] = set()  # prepared with defer_checks, not started yet
 
     # -- starting -----------------------------------------------------------------------------------------
 
@@ -91,18 +93,22 @@ class ResearchWorkflow:
         conversation_history: list[dict[str, str]] | None = None,
         user_id: str | None = None,
         session_id: str | None = None,
+        defer_checks: bool = False,
     ) -> ResearchState:
         """Validate a question and create its PENDING state, visible through `get_state` at once and saved in
         the store (under this process's lease), so a process killed at any later point leaves a resumable run.
 
         Fronts call this before handing `resume_research(state)` to the task manager, so that a run has a
-        readable state from the moment its id is known.
+        readable state from the moment its id is known. With `defer_checks`, only the engine's name is checked
+        here; loading the engine and its option checks (which may read the disk) are the run's first step, off
+        the event loop, and a failed check ends the run FAILED with that one line.
         """
         query = _checked_query(user_query)
         options = options or ResearchOptions()
-        engine = self.engines.get(options.engine)
-        if isinstance(engine, ChecksOptions):
-            engine.check_options(options)
+        if defer_checks:
+            self.engines.require_known(options.engine)
+        else:
+            _checked_engine(self.engines, options)
         fields: dict[str, Any] = {"request_id": request_id} if request_id else {}
         state = ResearchState(
             user_query=query,
@@ -113,6 +119,8 @@ class ResearchWorkflow:
             **fields,
         )
         self.claim(state)
+        if defer_checks:
+            self._unchecked.add(state.request_id)
         self._remember(state)
         self._checkpoint(state)
         return state
@@ -149,8 +157,9 @@ class ResearchWorkflow:
                 f"run {state.request_id} is waiting for answers to its clarifying questions: "
                 "call answer_clarification(...) first (or answer_clarification(id, None) to skip)"
             )
-        engine = self.engines.get(state.options.engine)
         self.claim(state)
+        check = state.request_id in self._unchecked
+        self._unchecked.discard(state.request_id)
         resumed = state.started_at is not None
         if state.is_finished or resumed:
             state.reopen()
@@ -159,7 +168,7 @@ class ResearchWorkflow:
 
         pump = _CallbackPump.start(self.events, state.request_id, stream_callback)
         try:
-            return await self._drive(state, engine, StageContext(state, self.events, api_keys), resumed)
+            return await self._drive(state, StageContext(state, self.events, api_keys), resumed, check)
         finally:
             if pump is not None:
                 await pump.finish()
@@ -268,11 +277,16 @@ class ResearchWorkflow:
 
     # -- driving ------------------------------------------------------------------------------------------
 
-    async def _drive(self, state: ResearchState, engine: Engine, ctx: StageContext, resumed: bool) -> ResearchState:
+    async def _drive(self, state: ResearchState, ctx: StageContext, resumed: bool, check: bool) -> ResearchState:
         rid = state.request_id
-        self.events.emit(RunStarted(request_id=rid, query=state.user_query, engine=engine.name, resumed=resumed))
+        self.events.emit(
+            RunStarted(request_id=rid, query=state.user_query, engine=state.options.engine, resumed=resumed)
+        )
         stage = state.current_stage
+        engine: Engine | None = None
         try:
+            # Off the loop: importing an engine can take seconds, and its checks may walk the user's folders.
+            engine = await asyncio.to_thread(_checked_engine if check else _engine, self.engines, state.options)
             for stage in PIPELINE:
                 if stage in state.completed_stages:
                     continue
@@ -296,8 +310,11 @@ class ResearchWorkflow:
             self._stop(state, engine, stage, cancel_reason=reason)
             raise
         except Exception as exc:
-            detail = _redact(f"{type(exc).__name__}: {exc}", ctx.api_keys)
-            message = f"the {stage.value.replace('_', ' ')} stage failed: {detail}"
+            if engine is None and isinstance(exc, UserInputError):  # the options cannot work: the check's one line
+                message = _redact(str(exc), ctx.api_keys)
+            else:
+                detail = _redact(f"{type(exc).__name__}: {exc}", ctx.api_keys)
+                message = f"the {stage.value.replace('_', ' ')} stage failed: {detail}"
             logger.warning("research %s failed: %s", rid, message)
             self.events.emit(ErrorRaised(request_id=rid, stage=stage, message=message, error_type=type(exc).__name__))
             self._stop(state, engine, stage, error=message)
@@ -306,14 +323,14 @@ class ResearchWorkflow:
     def _stop(
         self,
         state: ResearchState,
-        engine: Engine,
+        engine: Engine | None,
         stage: ResearchStage,
         *,
         cancel_reason: str | None = None,
         error: str | None = None,
     ) -> None:
         """End a run that did not complete, keeping a partial report of what it gathered."""
-        if state.report is None:
+        if state.report is None and engine is not None:
             try:
                 state.report = engine.partial_report(state)
             except Exception as exc:  # a broken partial report must not hide why the run stopped
@@ -395,6 +412,18 @@ async def _run_stage(stage: ResearchStage, engine: Engine, ctx: StageContext) ->
         return f"{len(state.findings)} findings"
     state.report = await engine.report(ctx)
     return f"{len(state.report.references)} sources cited"
+
+
+def _engine(engines: EngineRegistry, options: ResearchOptions) -> Engine:
+    return engines.get(options.engine)
+
+
+def _checked_engine(engines: EngineRegistry, options: ResearchOptions) -> Engine:
+    """The engine, after its checks of `options` (they raise a `UserInputError` naming the fix)."""
+    engine = engines.get(options.engine)
+    if isinstance(engine, ChecksOptions):
+        engine.check_options(options)
+    return engine
 
 
 def _checked_query(user_query: object) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from research_nb.core.workflow import workflow
 from research_nb.notebook.kernel import ShutdownHook
 from research_nb.notebook.magic import ResearchMagics
 from research_nb.notebook.run import ResearchRun, start_research
@@ -32,6 +33,7 @@ def load_ipython_extension(ipython: Any) -> None:
         return
     magics = ResearchMagics(shell=ipython)
     ipython.register_magics(magics)
+    workflow.engines.names()  # scans the installed packages' entry points now, not in the first %research
     hook = ShutdownHook(getattr(ipython, "kernel", None))
     hook.install()
     _installed[id(ipython)] = (magics, hook)

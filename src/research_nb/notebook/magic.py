@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from traitlets import Bool, Int, List, Unicode
 
 from research_nb.core.errors import UserInputError
@@ -37,6 +37,7 @@ class ResearchMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self.runs: dict[str, ResearchRun] = {}
 
+    @no_var_expand  # `$name` and `{2+2}` are text of the question; interpolate on purpose with research(f"...")
     @line_cell_magic
     def research(self, line: str, cell: str | None = None) -> ResearchRun | None:
         """Research a question in the background and show its progress; see `%research help`."""

@@ -20,6 +20,7 @@ from typing import Literal, NoReturn
 from pydantic import BaseModel, Field
 
 from research_nb.core.errors import UserInputError
+from research_nb.models.research import MAX_QUERY_CHARS
 
 USAGE = (
     "usage: %research [options] QUESTION | %%research [options] (question in the cell) | "
@@ -30,6 +31,9 @@ USAGE = (
     "--local-only  --budget TOKENS|$USD  --record PATH  --replay PATH\n"
     "defaults: %config ResearchMagics (engine, model, max_results, sources, clarify, widget)"
 )
+
+#: The longest `%research` line: a question of the longest kind plus room for options and paths.
+MAX_LINE_CHARS = MAX_QUERY_CHARS + 3000
 
 SUBCOMMANDS = ("list", "cancel", "open", "resume", "help")  # bare words only: a quoted "list" is a question
 
@@ -110,6 +114,11 @@ def _start_parser() -> _Parser:
 
 def parse_magic(line: str, cell: str | None = None) -> MagicCommand:
     """Parse a `%research` line (and, for `%%research`, the cell body that holds the question)."""
+    if len(line) > MAX_LINE_CHARS:  # before shlex, which takes milliseconds per kilobyte
+        raise MagicUsageError(
+            f"the line has {len(line):,} characters; a question has at most {MAX_QUERY_CHARS:,} (a longer text "
+            "belongs in a file: research it with --sources)"
+        )
     try:
         tokens = shlex.split(line, posix=True)
     except ValueError as exc:  # an unclosed quote
@@ -171,8 +180,10 @@ def _budget(value: str) -> tuple[int | None, float | None]:
 
 
 def _subcommand(line: str, tokens: list[str]) -> MagicCommand | None:
-    """`list`, `help`, `cancel ID`, `open ID` and `resume ID` as bare words; anything longer (or quoted) is a
-    question, so that `%research list the exports of Norway` still researches."""
+    """`list`, `help`, `cancel ID`, `open ID` and `resume ID` as bare words. `list` and `help` followed by more
+    words (or quoted) are a question, so that `%research list the exports of Norway` still researches; `cancel`,
+    `open` and `resume` take exactly one run id, and anything else after them is refused rather than researched
+    (a question that starts with one of these words is quoted)."""
     bare_first = line.split(maxsplit=1)[0] if line.strip() else ""
     if bare_first not in SUBCOMMANDS:
         return None
@@ -180,6 +191,14 @@ def _subcommand(line: str, tokens: list[str]) -> MagicCommand | None:
         return ListCommand()
     if tokens == ["help"]:
         return HelpCommand()
-    if len(tokens) == 2 and tokens[0] in ("cancel", "open", "resume") and not tokens[1].startswith("-"):
-        return RunCommand(kind=tokens[0], request_id=tokens[1])
-    return None
+    if bare_first in ("list", "help"):
+        return None
+    kind, arguments = tokens[0], tokens[1:]
+    quote_hint = f'to research a question that starts with "{kind}", quote it: %research "{line.strip()}"'
+    if not arguments:
+        raise MagicUsageError(f"{kind} needs a run id: %research {kind} ID (ids: %research list); {quote_hint}")
+    if len(arguments) > 1 or arguments[0].startswith("-"):
+        raise MagicUsageError(
+            f"{kind} takes one run id, not {' '.join(arguments)!r} (ids: %research list); {quote_hint}"
+        )
+    return RunCommand(kind=kind, request_id=arguments[0])

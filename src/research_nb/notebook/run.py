@@ -36,6 +36,7 @@ from research_nb.notebook.kernel import capture_loop
 from research_nb.notebook.progress import ProgressView, Status
 from research_nb.notebook.report import report_display
 from research_nb.notebook.widget import ResearchWidget, WidgetFeed
+from research_nb.sources.paths import check_paths
 
 CANCELLED_BY_USER = "Cancelled by user"
 _OPTION_NAMES = frozenset(ResearchRequest.model_fields) - {"query", "stream"}
@@ -58,8 +59,14 @@ def start_research(query: str, *, widget: bool = True, api_keys: APIKeys | None 
         request = ResearchRequest(query=query, **options)
     except ValidationError as exc:
         raise UserInputError(describe_validation_error(exc)) from None
+    run_options = request.options()
+    # Only checks that take microseconds happen here (the magic returns at once, whatever the folder holds): the
+    # engine's cheap checks (a model without its key), and one stat per path. Loading the engine and reading the
+    # folders are the run's first step, off the loop; what fails there ends the run with one line.
+    workflow.engines.preflight(run_options, api_keys)
+    check_paths(run_options.sources)
     capture_loop()  # before anything is registered: fails with a clear message outside a running loop
-    state = workflow.prepare(request.query, options=request.options())
+    state = workflow.prepare(request.query, options=run_options, defer_checks=True)
     run = ResearchRun(state.request_id, widget=widget, api_keys=api_keys)
     run._submit(state)
     return run

@@ -1,6 +1,7 @@
 """The on-disk cache: analysed segments keyed by content, and a manifest that saves re-hashing unchanged files.
 
-Layout under the cache directory (default `$RESEARCH_NB_CACHE_DIR` or `~/.cache/research-nb`):
+Layout under the cache directory (`$RESEARCH_NB_CACHE_DIR`, else `$XDG_CACHE_HOME/research-nb`, else
+`~/.cache/research-nb`):
 
     corpus-v<FORMAT_VERSION>/manifest.json          {absolute path: [size, mtime_ns, sha256]}
     corpus-v<FORMAT_VERSION>/segments/<key>.json    documents and passages of one input
@@ -9,6 +10,10 @@ Layout under the cache directory (default `$RESEARCH_NB_CACHE_DIR` or `~/.cache/
 
 A file whose size and mtime match the manifest keeps its recorded hash; any other file is hashed, and only a
 hash with no segment yet is read and analysed. A cache that cannot be written costs speed, never correctness.
+
+A cache heals: an entry that fails to load for any reason (a truncated or garbled file, a zero-length file, a
+foreign format, a folder where a file should be, an unreadable file) is deleted and rebuilt from its input, with
+one warning that names it; a damaged manifest only costs re-hashing the files.
 """
 
 from __future__ import annotations
@@ -16,11 +21,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from research_nb.sources._atomic import atomic_write
 from research_nb.sources._index import LexicalIndex
 from research_nb.sources._inputs import InputFile
+from research_nb.sources._loaders import read_blocks
 from research_nb.sources._segment import Segment
 
 #: Bump when loaders, the analyser or the segment format change: old entries are then simply not found.
@@ -29,7 +38,15 @@ FORMAT_VERSION = 3  # bump whenever a loader or converter changes what it produc
 
 def default_cache_dir() -> Path:
     configured = os.environ.get("RESEARCH_NB_CACHE_DIR")
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "research-nb"
+    if configured:
+        return Path(configured).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    # The XDG spec ignores a relative XDG_CACHE_HOME: it would depend on the working folder.
+    base = Path(xdg).expanduser() if xdg and Path(xdg).expanduser().is_absolute() else Path.home() / ".cache"
+    return base / "research-nb"
+
+
+_Entry = TypeVar("_Entry")
 
 
 def segment_key(*parts: str) -> str:
@@ -46,6 +63,7 @@ class SegmentCache:
         self._manifest: dict[str, list[int | str]] | None = None
         self._manifest_changed = False
         self.write_error: str | None = None
+        self.repairs: list[str] = []  # one line per damaged entry discarded in this session
 
     def content_hash(self, file: InputFile) -> str:
         """The file's sha256, from the manifest when its size and mtime are unchanged."""
@@ -54,15 +72,16 @@ class SegmentCache:
         if entry is not None and entry[0] == file.size and entry[1] == file.mtime_ns:
             return str(entry[2])
         digest = hashlib.sha256()
-        with file.path.open("rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
+        for block in read_blocks(file.path):
+            digest.update(block)
         manifest[str(file.path)] = [file.size, file.mtime_ns, digest.hexdigest()]
         self._manifest_changed = True
         return digest.hexdigest()
 
-    def get(self, key: str) -> Segment | None:
-        return Segment.load(self.root / "segments" / key)
+    def get(self, key: str, what: str) -> Segment | None:
+        """The cached segment of `what` (an input's displayed name), or None: never cached, or damaged."""
+        prefix = self.root / "segments" / key
+        return self._heal(lambda: Segment.load(prefix), what, prefix.with_suffix(".json"), prefix.with_suffix(".npz"))
 
     def put(self, key: str, segment: Segment) -> None:
         try:
@@ -70,8 +89,17 @@ class SegmentCache:
         except OSError as exc:
             self.write_error = f"cannot write the corpus cache in {self.root}: {exc.strerror or exc}"
 
-    def get_index(self, key: str) -> LexicalIndex | None:
-        return LexicalIndex.load(self.root / "indexes" / f"{key}.npz")
+    def get_index(self, key: str, num_passages: int) -> LexicalIndex | None:
+        """The cached index over `num_passages` passages, or None: never cached, or damaged."""
+        path = self.root / "indexes" / f"{key}.npz"
+
+        def load() -> LexicalIndex | None:
+            index = LexicalIndex.load(path)
+            if index is not None and index.num_passages != num_passages:
+                raise ValueError(f"it indexes {index.num_passages} passages, not {num_passages}")
+            return index
+
+        return self._heal(load, "the search index", path)
 
     def put_index(self, key: str, index: LexicalIndex) -> None:
         try:
@@ -91,9 +119,51 @@ class SegmentCache:
 
     def _load_manifest(self) -> dict[str, list[int | str]]:
         if self._manifest is None:
-            try:
-                loaded = json.loads(self._manifest_path.read_text(encoding="utf-8"))
-                self._manifest = loaded if isinstance(loaded, dict) else {}
-            except (OSError, ValueError):
-                self._manifest = {}
+            self._manifest = self._heal(self._read_manifest, "the manifest", self._manifest_path) or {}
         return self._manifest
+
+    def _read_manifest(self) -> dict[str, list[int | str]] | None:
+        try:
+            loaded = json.loads(self._manifest_path.read_bytes())
+        except (FileNotFoundError, NotADirectoryError):  # never saved (or no cache folder at all)
+            return None
+        if not isinstance(loaded, dict):
+            raise ValueError("not a JSON object")
+        # Entries of another shape are dropped one by one: their files are hashed again.
+        return {
+            path: entry
+            for path, entry in loaded.items()
+            if isinstance(entry, list)
+            and len(entry) == 3
+            and all(isinstance(part, int) for part in entry[:2])
+            and isinstance(entry[2], str)
+        }
+
+    def _heal(self, load: Callable[[], _Entry | None], what: str, *files: Path) -> _Entry | None:
+        """`load()`, or None after discarding `files` when it fails. Any exception means a damaged entry: a
+        truncated zip raises BadZipFile or EOFError, garbage raises ValueError or zlib.error, a folder in the
+        file's place IsADirectoryError; none of them may stop a run or recur in the next one."""
+        try:
+            return load()
+        except Exception as exc:
+            reason = type(exc).__name__ if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"[:120]
+            discarded = _discard(files)
+            self.repairs.append(
+                f"the corpus cache entry for {what} was damaged ({reason}); "
+                + ("discarded it and rebuilt it" if discarded else f"rebuilt it, but cannot delete it in {self.root}")
+            )
+            return None
+
+
+def _discard(files: tuple[Path, ...]) -> bool:
+    """Delete cache files (or folders in their place); False when one could not be deleted (read-only cache)."""
+    removed = True
+    for file in files:
+        try:
+            if file.is_dir() and not file.is_symlink():
+                shutil.rmtree(file)
+            else:
+                file.unlink(missing_ok=True)
+        except OSError:
+            removed = False
+    return removed

@@ -121,14 +121,23 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, path: Path) -> LexicalIndex | None:
-        """The saved index, or None if it is missing or unreadable (then it is simply built again)."""
+        """The saved index, or None when it was never saved. Raises what a damaged file makes reading raise, or
+        ValueError when its arrays do not fit together (the cache then discards and rebuilds it)."""
         try:
-            with np.load(path, allow_pickle=False) as arrays:
-                joined = str(arrays["terms"])
-                terms = joined.split("\n") if joined else []
-                return cls(terms, arrays["indptr"], arrays["rows"], arrays["weights"], int(arrays["num_passages"]))
-        except (OSError, ValueError, KeyError):
+            stream = path.open("rb")
+        except (FileNotFoundError, NotADirectoryError):  # never saved (or no cache folder at all)
             return None
+        # Our own file object, closed whatever np.load raises (a path np.load opened itself would leak then).
+        with stream, np.load(stream, allow_pickle=False) as arrays:
+            joined = str(arrays["terms"])
+            terms = joined.split("\n") if joined else []
+            indptr, rows, weights = arrays["indptr"], arrays["rows"], arrays["weights"]
+            num_passages = int(arrays["num_passages"])
+        if indptr.shape != (len(terms) + 1,) or indptr[0] != 0 or indptr[-1] != len(rows) or len(rows) != len(weights):
+            raise ValueError("index arrays do not fit together")
+        if len(rows) and (rows.min() < 0 or rows.max() >= num_passages):
+            raise ValueError("index postings of unknown passages")
+        return cls(terms, indptr, rows, weights, num_passages)
 
 
 def _counts(keys: IntArray) -> tuple[IntArray, FloatArray]:

@@ -7,17 +7,18 @@ lives, so ids (and citations) survive moving a project around.
 
 from __future__ import annotations
 
-import glob
+import errno
 import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISBLK, S_ISCHR, S_ISDIR, S_ISFIFO, S_ISREG, S_ISSOCK
 
+from research_nb.core.blocking import check_stop
 from research_nb.core.errors import SourceError
 from research_nb.sources._loaders import loader_for
-
-_GLOB_CHARS = frozenset("*?[")
+from research_nb.sources.paths import GLOB_CHARS, existing_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,46 +43,66 @@ def resolve_inputs(paths: Sequence[str | Path]) -> ResolvedInputs:
     """Expand folders (recursively, hidden entries skipped) and globs, in a deterministic order.
 
     Raises SourceError for a path that does not exist or a glob that matches nothing: that is a typo the user
-    must see at once. A folder without any readable file is only a warning.
+    must see at once. A folder without any readable file is only a warning, and so is each entry that is not a
+    regular file (a named pipe, a device such as /dev/zero, a socket), a broken link, a symlink loop, or a link
+    back to a folder already walked (a cycle): such entries are never opened, so nothing can hang on them.
     """
-    found: list[tuple[Path, str]] = []  # (absolute path, displayed relative path)
+    found: list[_Found] = []
     warnings: list[str] = []
     ignored = 0
     for raw in paths:
+        check_stop()
         text = os.path.expanduser(str(raw))
-        if _GLOB_CHARS & set(text):
-            base = _glob_base(text)
-            matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
+        if GLOB_CHARS & set(text):
+            base, matches = _glob(text)
             if not matches:
                 raise SourceError(f"No file matches {str(raw)!r}: check the pattern")
             for match in matches:
                 if match.is_dir():
-                    folder_files, folder_ignored = _walk(match)
-                    ignored += folder_ignored
-                    found.extend((f, _display(f, base)) for f in folder_files)
-                elif match.is_file():
-                    found.append((match.resolve(), _display(match.resolve(), base)))
+                    ignored += _walk(match, _display(match, base), found, warnings)
+                else:
+                    found.append(_Found(match, _display(match, base)))
             continue
-        path = Path(text)
-        if not path.exists():
-            raise SourceError(f"No such file or folder: {str(raw)!r}")
-        path = path.resolve()
+        path = existing_path(raw)
         if path.is_dir():
-            folder_files, folder_ignored = _walk(path)
-            ignored += folder_ignored
-            if not folder_files:
-                warnings.append(f"skipped {path.name}/: no files of a supported type in this folder")
-            found.extend((f, _display(f, path)) for f in folder_files)
+            before = len(found)
+            ignored += _walk(path, path.resolve().name, found, warnings)
+            if len(found) == before:
+                warnings.append(f"skipped {path.resolve().name}/: no files of a supported type in this folder")
         else:
-            found.append((path, path.name))
-    return ResolvedInputs(_unique(found), tuple(warnings), ignored)
+            found.append(_Found(path, path.name))
+    files = _unique(found, warnings)
+    return ResolvedInputs(files, tuple(warnings), ignored)
 
 
-def _walk(folder: Path) -> tuple[list[Path], int]:
-    files: list[Path] = []
+@dataclass(frozen=True, slots=True)
+class _Found:
+    path: Path  # as reached (through links): opening it reads the file the user meant
+    display: str
+
+
+def _walk(folder: Path, display: str, found: list[_Found], warnings: list[str]) -> int:
+    """Add the supported files under `folder` to `found` (links to folders are followed once; a link back to a
+    folder already walked is a warning, so a cycle ends); return how many files of other types were ignored."""
     ignored = 0
-    for root, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    walked = {_identity(folder)}
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        check_stop()  # a huge folder tree: a cancelled run stops walking it
+        relative = Path(root).relative_to(folder)
+        kept = []
+        for name in sorted(d for d in dirs if not d.startswith(".")):
+            shown = _join(display, relative, name)
+            try:
+                identity = _identity(Path(root, name))
+            except OSError as exc:
+                warnings.append(f"skipped {shown}/: {_stat_problem(exc)}")
+                continue
+            if identity in walked:
+                warnings.append(f"skipped {shown}/: a link back to a folder already included (a symlink cycle)")
+                continue
+            walked.add(identity)
+            kept.append(name)
+        dirs[:] = kept
         for name in sorted(names):
             if name.startswith("."):
                 continue
@@ -89,40 +110,83 @@ def _walk(folder: Path) -> tuple[list[Path], int]:
             if loader_for(file) is None:
                 ignored += 1
             else:
-                files.append(file.resolve())
-    return files, ignored
+                found.append(_Found(file, _join(display, relative, name)))
+    return ignored
 
 
-def _glob_base(pattern: str) -> Path:
-    """The folder a glob is relative to: its leading part without wildcards."""
-    fixed = list(itertools.takewhile(lambda part: not _GLOB_CHARS & set(part), Path(pattern).parts))
-    return Path(*fixed).resolve() if fixed else Path.cwd()
+def _identity(folder: Path) -> tuple[int, int]:
+    stat = folder.stat()
+    return stat.st_dev, stat.st_ino
+
+
+def _join(display: str, relative: Path, name: str) -> str:
+    parts = [display, *relative.parts, name] if display else [*relative.parts, name]
+    return "/".join(p for p in parts if p and p != ".")
+
+
+def _glob(pattern: str) -> tuple[Path, list[Path]]:
+    """The folder a glob is relative to (its leading part without wildcards) and its matches, hidden entries
+    left out. pathlib's `**` does not descend into linked folders, so a link cycle cannot make it run away."""
+    parts = Path(pattern).parts
+    fixed = list(itertools.takewhile(lambda part: not GLOB_CHARS & set(part), parts))
+    base = Path(os.path.abspath(Path(*fixed))) if fixed else Path.cwd()
+    rest = "/".join(parts[len(fixed) :])
+    matches = [m for m in base.glob(rest) if not any(p.startswith(".") for p in m.relative_to(base).parts)]
+    return base, sorted(matches)
 
 
 def _display(file: Path, base: Path) -> str:
     """`<base name>/<path under base>`, or the bare relative path when the base is the filesystem root."""
-    base = base.resolve()
+    base = Path(os.path.abspath(base))
     try:
-        relative = file.relative_to(base).as_posix()
+        relative = Path(os.path.abspath(file)).relative_to(base).as_posix()
     except ValueError:
         return file.name
     return f"{base.name}/{relative}" if base.name else relative
 
 
-def _unique(found: list[tuple[Path, str]]) -> tuple[InputFile, ...]:
-    """Drop repeated files; give distinct files that would share an id a numbered suffix, in order."""
-    seen: set[Path] = set()
+def _unique(found: list[_Found], warnings: list[str]) -> tuple[InputFile, ...]:
+    """Regular files only, each once; distinct files that would share an id get a numbered suffix, in order."""
+    seen: set[tuple[int, int]] = set()
     used: set[str] = set()
     files: list[InputFile] = []
-    for path, display in found:
-        if path in seen:
+    for entry in found:
+        try:
+            stat = entry.path.stat()  # follows links: what a read would open
+        except OSError as exc:
+            warnings.append(f"skipped {entry.display}: {_stat_problem(exc)}")
             continue
-        seen.add(path)
-        doc_id, n = f"file:{display}", 1
+        if not S_ISREG(stat.st_mode):
+            warnings.append(f"skipped {entry.display}: not a regular file ({_file_kind(stat.st_mode)})")
+            continue
+        if (stat.st_dev, stat.st_ino) in seen:
+            continue
+        seen.add((stat.st_dev, stat.st_ino))
+        doc_id, n = f"file:{entry.display}", 1
         while doc_id in used:
             n += 1
-            doc_id = f"file:{display}~{n}"
+            doc_id = f"file:{entry.display}~{n}"
         used.add(doc_id)
-        stat = path.stat()
-        files.append(InputFile(path, doc_id, display, stat.st_size, stat.st_mtime_ns))
+        path = Path(os.path.realpath(entry.path))
+        files.append(InputFile(path, doc_id, entry.display, stat.st_size, stat.st_mtime_ns))
     return tuple(files)
+
+
+def _stat_problem(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "a symlink loop"
+    if exc.errno == errno.ENOENT:
+        return "a broken link"
+    return f"unreadable ({exc.strerror or type(exc).__name__})"
+
+
+def _file_kind(mode: int) -> str:
+    if S_ISFIFO(mode):
+        return "a named pipe"
+    if S_ISCHR(mode) or S_ISBLK(mode):
+        return "a device"
+    if S_ISSOCK(mode):
+        return "a socket"
+    if S_ISDIR(mode):
+        return "a folder"
+    return "a special file"

@@ -12,14 +12,17 @@ import functools
 import gzip
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from research_nb.core.blocking import check_stop
 from research_nb.sources._segment import Chunk, LoadedDocument
 from research_nb.sources._text import Span, normalize_lines, normalize_space, passage_spans
 
 #: Files larger than this are skipped with a warning (a corpus is for documents, not data dumps).
 MAX_FILE_BYTES = 200 * 1024 * 1024
+#: Files are read in blocks of this size; between blocks a cancelled run's thread stops (`check_stop`).
+READ_BLOCK_BYTES = 1 << 20
 
 _ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
 _FENCE = re.compile(r"^ {0,3}(```|~~~)", re.MULTILINE)
@@ -59,6 +62,18 @@ def loader_for(path: Path, notebook_outputs: bool = False) -> Loader | None:
 def check_size(path: Path, size: int) -> None:
     if size > MAX_FILE_BYTES:
         raise LoadError(f"too large ({_human_size(size)}; the limit is {_human_size(MAX_FILE_BYTES)})")
+
+
+def read_blocks(path: Path) -> Iterator[bytes]:
+    """The file's bytes in bounded blocks, never more than `MAX_FILE_BYTES` in all (a file that grew after it
+    was listed is "too large", not read on and on), stopping between blocks when the run is cancelled."""
+    total = 0
+    with path.open("rb") as stream:
+        while block := stream.read(READ_BLOCK_BYTES):
+            check_stop()
+            total += len(block)
+            check_size(path, total)
+            yield block
 
 
 def _human_size(size: int) -> str:
@@ -201,6 +216,8 @@ def load_jsonl(path: Path, doc_id: str, display: str) -> list[LoadedDocument]:
     try:
         with opener(path, "rt", encoding="utf-8") as lines:
             for line_number, line in enumerate(lines, start=1):
+                if line_number % 1024 == 0:
+                    check_stop()
                 if not line.strip():
                     continue
                 try:
@@ -236,7 +253,7 @@ def load_jsonl(path: Path, doc_id: str, display: str) -> list[LoadedDocument]:
 
 
 def _read_text(path: Path) -> str:
-    data = path.read_bytes()
+    data = b"".join(read_blocks(path))
     if b"\x00" in data[:8192]:
         raise LoadError("binary file, not text")
     try:

@@ -147,12 +147,40 @@ class Segment:
 
     @classmethod
     def load(cls, prefix: Path) -> Segment | None:
-        """The saved segment, or None if it is missing or unreadable (then the input is simply read again)."""
+        """The saved segment, or None when it was never saved (either file missing).
+
+        Raises whatever a damaged entry makes reading raise (`BadZipFile`, `EOFError`, `ValueError`, ...), and
+        `ValueError` for files that read but do not fit together: the cache then discards and rebuilds it.
+        """
         try:
-            meta = json.loads(prefix.with_suffix(".json").read_bytes())
-            with np.load(prefix.with_suffix(".npz"), allow_pickle=False) as arrays:
-                body = TokenColumn(arrays["body_ids"], arrays["body_offsets"])
-                title = TokenColumn(arrays["title_ids"], arrays["title_offsets"])
-            return cls(meta["documents"], meta["passages"], meta["vocabulary"], body, title, meta["warnings"])
-        except (OSError, ValueError, KeyError, TypeError):
+            meta_bytes = prefix.with_suffix(".json").read_bytes()
+            stream = prefix.with_suffix(".npz").open("rb")
+        except (FileNotFoundError, NotADirectoryError):  # never saved (or no cache folder at all)
             return None
+        # Our own file object, closed whatever np.load raises (a path np.load opened itself would leak then).
+        with stream, np.load(stream, allow_pickle=False) as arrays:
+            body = TokenColumn(arrays["body_ids"], arrays["body_offsets"])
+            title = TokenColumn(arrays["title_ids"], arrays["title_offsets"])
+        meta = json.loads(meta_bytes)
+        segment = cls(meta["documents"], meta["passages"], meta["vocabulary"], body, title, meta["warnings"])
+        segment._check()
+        return segment
+
+    def _check(self) -> None:
+        """Raise ValueError unless the parts agree: a garbled entry must fail here, not in a later search."""
+        n = self.num_passages
+        if set(self.passages) != set(self.COLUMNS) or any(len(self.passages[c]) != n for c in self.COLUMNS):
+            raise ValueError("passage columns do not match")
+        for column in (self.body, self.title):
+            offsets = column.offsets
+            if column.ids.dtype.kind not in "iu" or offsets.dtype.kind not in "iu" or offsets.shape != (n + 1,):
+                raise ValueError("term offsets do not match the passages")
+            if offsets[0] != 0 or offsets[-1] != len(column.ids) or np.any(np.diff(offsets) < 0):
+                raise ValueError("term offsets do not match the terms")
+            if len(column.ids) and (column.ids.min() < 0 or column.ids.max() >= len(self.vocabulary)):
+                raise ValueError("term ids outside the vocabulary")
+        doc_numbers = [int(d or 0) for d in self.passages["doc"]]
+        if doc_numbers and (min(doc_numbers) < 0 or max(doc_numbers) >= len(self.documents)):
+            raise ValueError("passages of unknown documents")
+        if not all(isinstance(d, dict) and "id" in d and "title" in d for d in self.documents):
+            raise ValueError("documents without id or title")

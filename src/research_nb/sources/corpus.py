@@ -23,6 +23,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from research_nb.core.blocking import check_stop
 from research_nb.core.errors import SourceError
 from research_nb.models.research import Passage, PassageLocation, Source
 from research_nb.sources._cache import SegmentCache, default_cache_dir, segment_key
@@ -122,6 +123,7 @@ class Corpus:
         """
         progress = on_progress or _ignore
         warn = on_warning or _ignore
+        builtins = tuple(dict.fromkeys(builtins))  # a corpus named twice is searched once
         for name in builtins:
             get_builtin(name).version()  # fail fast on an unknown or not-installed built-in corpus
         resolved = resolve_inputs(paths)
@@ -272,13 +274,14 @@ class _Builder:
             self._warn(warning)
         segments = [self._builtin(name) for name in builtins]
         for number, file in enumerate(resolved.files, start=1):
+            check_stop()  # a cancelled run's thread stops between files (and between blocks of one file)
             segments.append(self._file(file, number, len(resolved.files)))
         self.cache.save_manifest()
         if not any(segment.num_passages for segment in segments):
             self._cache_warning()
             raise SourceError("Nothing to search: " + ("; ".join(self.warnings) or "no inputs and no built-in corpus"))
         index_key = segment_key("index", repr(self.corpus_class.index_params), *self.keys)
-        index = self.cache.get_index(index_key)
+        index = self.cache.get_index(index_key, sum(segment.num_passages for segment in segments))
         corpus = self.corpus_class(segments, self.warnings, index)
         if index is None:
             self.cache.put_index(index_key, corpus._index)
@@ -297,7 +300,7 @@ class _Builder:
         builtin = get_builtin(name)
         key = segment_key("builtin", name, builtin.version())
         self.keys.append(key)
-        segment = self.cache.get(key)
+        segment = self.cache.get(key, name)
         if segment is not None:
             self.from_cache += 1
             self.progress(f"{name}: loaded from cache")
@@ -310,12 +313,15 @@ class _Builder:
 
     def _file(self, file: InputFile, number: int, total: int) -> Segment:
         try:
+            check_size(file.path, file.size)  # before hashing: a huge file is not even read once
             content_hash = self.cache.content_hash(file)
+        except LoadError as exc:
+            return self._failed(file, str(exc))
         except OSError as exc:
             return self._failed(file, f"unreadable ({exc.strerror or exc})")
         key = segment_key("file", file.doc_id, file.display, str(self.notebook_outputs), content_hash)
         self.keys.append(key)
-        segment = self.cache.get(key)
+        segment = self.cache.get(key, file.display)
         if segment is not None:
             self.from_cache += 1
         else:
@@ -332,7 +338,6 @@ class _Builder:
         if loader is None:
             return Segment.build([], [f"skipped {file.display}: unsupported file type {file.path.suffix!r}"])
         try:
-            check_size(file.path, file.size)
             return Segment.build(loader(file.path, file.doc_id, file.display))
         except PartialLoad as partial:
             return Segment.build(partial.documents, [f"{file.display}: {partial}"])
@@ -347,8 +352,12 @@ class _Builder:
         return segment
 
     def _cache_warning(self) -> None:
+        """Say what happened to the cache during this open. Not kept in `corpus.warnings`, which later opens
+        of the same corpus repeat: those describe its inputs, and the cache is whole again by then."""
+        for repair in self.cache.repairs:
+            self.warn(repair)
         if self.cache.write_error:
-            self._warn(self.cache.write_error)
+            self.warn(self.cache.write_error)
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
