@@ -115,7 +115,8 @@ async def test_resume_after_the_driver_process_died_runs_only_what_is_missing(
     env = {**os.environ, "RESEARCH_NB_DATA_DIR": str(data)}
     address = cluster_client.scheduler.address
     script = textwrap.dedent(DRIVER)
-    died = subprocess.run(
+    died = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-c", script, address, "|".join(questions)],
         env=env,
         capture_output=True,

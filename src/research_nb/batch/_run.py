@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, ClassVar, overload
 
 from pydantic import BaseModel, ValidationError
 
@@ -62,6 +62,10 @@ class BatchProgress(BaseModel):
 class BatchRun:
     """Many research runs going on in the background: awaitable, cancellable (all at once), exportable."""
 
+    #: Set by the notebook front when it loads (`research_nb.notebook.batch.install`): what a notebook
+    #: shows for a batch (its live widget). None outside a notebook: a batch shows as its one-line repr.
+    display_factory: ClassVar[Callable[[BatchRun], Any] | None] = None
+
     def __init__(self, manifest: BatchManifest, items: list[BatchItem], backend: Backend, flow: ResearchWorkflow):
         self.batch_id = manifest.batch_id
         self.options = manifest.options
@@ -76,6 +80,7 @@ class BatchRun:
         self._ended: float | None = None
         self._ran = 0
         self._task: asyncio.Task[None] | None = None
+        self._display: Any = None
 
     def _start(self, jobs: list[Job]) -> None:
         try:
@@ -242,6 +247,24 @@ class BatchRun:
             for record in self.iter_records(report=report):
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
         return target
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        factory = type(self).display_factory
+        if factory is None:
+            return {"text/plain": repr(self)}
+        if self._display is None:
+            self._display = factory(self)
+        bundle: dict[str, Any] = self._display._repr_mimebundle_()
+        bundle["text/plain"] = f"BatchRun({self.batch_id!r}, {len(self.items)} questions)"  # stable for nbval
+        return bundle
+
+    @property
+    def widget(self) -> Any:
+        """The live widget in a notebook (made on first use), else None."""
+        factory = type(self).display_factory
+        if self._display is None and factory is not None:
+            self._display = factory(self)
+        return getattr(self._display, "widget", None)
 
     def __repr__(self) -> str:
         p = self.progress()
