@@ -50,7 +50,7 @@ def research_on_worker(job_json: str) -> tuple[str, float, str]:
 
 
 class DaskBackend:
-    """Keeps at most `max_in_flight` tasks on the cluster (default: twice its threads) and tops up as results
+    """Keeps at most `max_in_flight` tasks on the cluster (default: four per thread) and tops up as results
     come back, so a batch of 10,000 questions never floods the scheduler and Cancel-all has little to cancel."""
 
     name = "dask"
@@ -63,7 +63,7 @@ class DaskBackend:
         client = self.client
         await asyncio.to_thread(client.register_plugin, ResearchWorkerPlugin(), name=PLUGIN_NAME)
         threads = sum((await asyncio.to_thread(client.nthreads)).values()) or 1
-        limit = self.max_in_flight or 2 * threads
+        limit = self.max_in_flight or 4 * threads  # a short queue per thread: no worker waits on the driver
         waiting: Iterator[Job] = iter(jobs)
         in_flight: dict[Any, Job] = {}
         finished = as_completed()  # type: ignore[no-untyped-call]

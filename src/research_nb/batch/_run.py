@@ -307,7 +307,7 @@ def research_many(
     `questions`: a list of strings or `(id, question)` pairs, a pandas Series, or a DataFrame (`column=` names
     the column). `options` are those of one research (`sources=`, `engine=`, `max_search_results=`, ...).
     `client`: a `dask.distributed.Client` to run on its cluster; None runs in this process. `max_concurrency`:
-    runs at once in-process (default 4), tasks in flight on the cluster (default twice its threads).
+    runs at once in-process (default 4), tasks in flight on the cluster (default four per thread).
     """
     flow = workflow or default_workflow
     entries = batch_questions(questions, column=column)
