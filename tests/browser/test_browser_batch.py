@@ -11,7 +11,9 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 
-def test_the_batch_widget_counts_runs_as_they_finish_and_opens_a_finished_one(open_notebook: Callable[..., Notebook]) -> None:
+def test_the_batch_widget_counts_runs_as_they_finish_and_opens_a_finished_one(
+    open_notebook: Callable[..., Notebook],
+) -> None:
     nb = open_notebook(
         "batch.ipynb",
         make_notebook(

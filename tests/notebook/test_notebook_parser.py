@@ -118,3 +118,15 @@ def test_model_and_web_flags() -> None:
     assert parse_magic('"q" --no-web --local-only --budget 20000 --replay c.json') == StartCommand(
         query="q", web=[], local_only=True, budget_tokens=20000, replay_from="c.json"
     )
+
+
+def test_batch_forms() -> None:
+    from_file = parse_magic("batch questions.csv --column claim --engine offline")
+    assert isinstance(from_file, StartCommand)
+    assert (from_file.batch, from_file.batch_file, from_file.column) == (True, "questions.csv", "claim")
+    cell = parse_magic("--batch --no-clarify", "Norway?\nSweden?\n")
+    assert isinstance(cell, StartCommand) and cell.batch and cell.query == "Norway?\nSweden?"
+    question = parse_magic("batch processing in Norway")  # more than one word after `batch`: a question
+    assert (
+        isinstance(question, StartCommand) and question.batch is None and question.query == "batch processing in Norway"
+    )

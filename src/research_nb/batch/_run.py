@@ -35,8 +35,11 @@ from research_nb.core.workflow import ResearchWorkflow
 from research_nb.core.workflow import workflow as default_workflow
 from research_nb.models.research import ResearchOptions, ResearchStage, ResearchState, checked_question
 
-#: Runs at once in-process: the offline engine is CPU-bound (threads share one core), a little overlap hides I/O.
+#: Runs at once in-process. Engines that wait on the network (llm) gain from overlap; the offline engine is
+#: CPU-bound, and runs overlapping on one loop only contend for the GIL (bench/batch.py: 4 at once is 0.76× one at a
+#: time), so it runs one at a time here and scales out with Dask instead.
 DEFAULT_IN_PROCESS_CONCURRENCY = 4
+CPU_BOUND_ENGINES = frozenset({"offline"})
 _OPTION_NAMES = frozenset(ResearchOptions.model_fields) - {"max_concurrency"}
 _KEPT_ERRORS = 5
 _KEPT_SLOWEST = 5
@@ -307,7 +310,8 @@ def research_many(
     `questions`: a list of strings or `(id, question)` pairs, a pandas Series, or a DataFrame (`column=` names
     the column). `options` are those of one research (`sources=`, `engine=`, `max_search_results=`, ...).
     `client`: a `dask.distributed.Client` to run on its cluster; None runs in this process. `max_concurrency`:
-    runs at once in-process (default 4), tasks in flight on the cluster (default four per thread).
+    runs at once in-process (default 1 for the offline engine, else 4), or tasks in flight on the cluster
+    (default four per worker thread).
     """
     flow = workflow or default_workflow
     entries = batch_questions(questions, column=column)
@@ -353,7 +357,8 @@ def _launch(
 ) -> BatchRun:
     backend: Backend
     if client is None:
-        backend = InProcessBackend(flow, max_concurrency or DEFAULT_IN_PROCESS_CONCURRENCY)
+        default = 1 if manifest.options.engine in CPU_BOUND_ENGINES else DEFAULT_IN_PROCESS_CONCURRENCY
+        backend = InProcessBackend(flow, max_concurrency or default)
     else:
         try:
             from research_nb.batch._dask import DaskBackend

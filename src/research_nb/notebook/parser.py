@@ -64,7 +64,7 @@ class StartCommand(BaseModel):
     record_to: str | None = None
     replay_from: str | None = None
     # a batch: `%%research --batch` (a question per line of `query`) or `%research batch FILE`
-    batch: bool = False
+    batch: bool | None = None  # None: not a batch (left out of dumps, like the unset options)
     batch_file: str | None = None
     column: str | None = None
 
@@ -164,7 +164,7 @@ def parse_magic(line: str, cell: str | None = None) -> MagicCommand:
         budget_usd=args.budget[1] if args.budget else None,
         record_to=args.record_to,
         replay_from=args.replay_from,
-        batch=args.batch or batch_file is not None,
+        batch=True if args.batch or batch_file is not None else None,
         batch_file=batch_file,
         column=args.column,
     )
