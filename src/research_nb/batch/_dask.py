@@ -31,19 +31,26 @@ class ResearchWorkerPlugin(WorkerPlugin):
 
     name = PLUGIN_NAME
 
-    def __init__(self) -> None:
-        self.workflow: ResearchWorkflow | None = None
-
     def setup(self, worker: Any) -> None:
-        self.workflow = ResearchWorkflow(store=None, max_finished_states=0)
+        worker_workflow()  # each batch registers the plugin again: the process's workflow (and engines) stay
+
+
+_workflow: ResearchWorkflow | None = None
+
+
+def worker_workflow() -> ResearchWorkflow:
+    """This worker process's workflow, made once: its engines keep what they opened for the process's life."""
+    global _workflow
+    if _workflow is None:
+        _workflow = ResearchWorkflow(store=None, max_finished_states=0)
+    return _workflow
 
 
 def research_on_worker(job_json: str) -> tuple[str, float, str]:
     """The task: one research on this worker. Returns the final state as JSON, the seconds it took, the worker."""
     job = Job.model_validate_json(job_json)
     worker = get_worker()
-    plugin = worker.plugins.get(PLUGIN_NAME)
-    workflow = getattr(plugin, "workflow", None) or ResearchWorkflow(store=None, max_finished_states=0)
+    workflow = worker_workflow()
     began = time.perf_counter()
     state = asyncio.run(workflow.run(job.question, request_id=job.request_id, options=job.options))
     return state.model_dump_json(), time.perf_counter() - began, str(worker.address)

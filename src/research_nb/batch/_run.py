@@ -137,7 +137,9 @@ class BatchRun:
 
     @property
     def done(self) -> bool:
-        return self._task is None or self._task.done()
+        """Whether the batch ended (every question finished, failed or was cancelled); true from its last
+        notification on, while its task is still returning."""
+        return self._ended is not None or self._task is None or self._task.done()
 
     def progress(self) -> BatchProgress:
         counts = {"completed": 0, "failed": 0, "cancelled": 0, "pending": 0, "running": 0}
@@ -196,7 +198,7 @@ class BatchRun:
 
     def cancel(self) -> bool:
         """Cancel-all: stop every run of the batch (on every worker) and submit no more. True if it was going."""
-        if self._task is None or self._task.done():
+        if self._task is None or self.done:
             return False
         return self._task.cancel()
 
