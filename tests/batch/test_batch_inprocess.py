@@ -112,3 +112,12 @@ async def test_an_engine_failure_fails_its_question_alone(stored_flow: ResearchW
     states = await batch
     assert [s.current_stage for s in states if s] == [ResearchStage.FAILED] * 2
     assert batch.progress().failed == 2 and "report generation stage failed" in (batch.items[0].error or "")
+
+
+def test_without_a_running_loop_nothing_starts_and_nothing_is_written(stored_flow: ResearchWorkflow) -> None:
+    from research_nb.batch._manifest import batches_dir
+
+    before = set(batches_dir().glob("*.json")) if batches_dir().exists() else set()
+    with pytest.raises(UserInputError, match="running event loop"):
+        research_many(["Norway?"], engine=ENGINE_NAME, workflow=stored_flow)
+    assert (set(batches_dir().glob("*.json")) if batches_dir().exists() else set()) == before

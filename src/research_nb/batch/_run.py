@@ -86,14 +86,7 @@ class BatchRun:
         self._display: Any = None
 
     def _start(self, jobs: list[Job]) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            raise UserInputError(
-                "a batch runs on a running event loop: call research_many in a notebook cell or in async code "
-                "(in a script: asyncio.run(main()) with `await research_many(...)` inside)"
-            ) from None
-        self._task = loop.create_task(self._drive(jobs), name=f"research-nb-{self.batch_id}")
+        self._task = _running_loop().create_task(self._drive(jobs), name=f"research-nb-{self.batch_id}")
 
     async def _drive(self, jobs: list[Job]) -> None:
         try:
@@ -315,6 +308,7 @@ def research_many(
     runs at once in-process (default 1 for the offline engine, else 4), or tasks in flight on the cluster
     (default four per worker thread).
     """
+    _running_loop()  # before anything is written: a batch that cannot start leaves no manifest
     flow = workflow or default_workflow
     entries = batch_questions(questions, column=column)
     research_options = _options(options)
@@ -388,6 +382,16 @@ def _launch(
     batch = BatchRun(manifest, items, backend, flow)
     batch._start(jobs)
     return batch
+
+
+def _running_loop() -> asyncio.AbstractEventLoop:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        raise UserInputError(
+            "a batch runs on a running event loop: call research_many in a notebook cell or in async code "
+            "(in a script: asyncio.run(main()) with `await research_many(...)` inside)"
+        ) from None
 
 
 def _options(options: dict[str, Any]) -> ResearchOptions:
