@@ -10,6 +10,9 @@ from research_nb.core.workflow import ResearchWorkflow, workflow
 
 PUBLIC = {
     "research",
+    "research_many",
+    "resume_batch",
+    "BatchRun",
     "workflow",
     "task_manager",
     "ResearchState",
@@ -30,7 +33,10 @@ def test_the_public_names_are_pinned() -> None:
 
 def test_importing_the_package_builds_nothing_heavy() -> None:
     """`import research_nb` must stay cheap: the notebook front, widgets and the search index load on use."""
-    heavy = ["IPython", "ipykernel", "anywidget", "bm25s", "numpy", "scipy", "research_nb.notebook"]
+    heavy = [
+        *("IPython", "ipykernel", "anywidget", "bm25s", "numpy", "scipy", "research_nb.notebook"),
+        *("distributed", "pandas"),
+    ]
     probe = f"import json, sys, research_nb; print(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from research_nb.batch import BatchRun
 from research_nb.core.task_manager import task_manager
 from research_nb.core.workflow import workflow
 from research_nb.models.research import ResearchStage, ResearchState
@@ -21,11 +22,14 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchRun",
     "ResearchStage",
     "ResearchState",
     "__version__",
     "load_ipython_extension",
     "research",
+    "research_many",
+    "resume_batch",
     "task_manager",
     "unload_ipython_extension",
     "workflow",
@@ -41,6 +45,26 @@ def research(query: str, **options: Any) -> ResearchRun:
     from research_nb.notebook.run import start_research
 
     return start_research(query, **options)
+
+
+def research_many(questions: Any, **options: Any) -> BatchRun:
+    """Research many questions at once and return the batch's handle at once (a live widget in a notebook).
+
+    `questions`: a list of strings or `(id, question)` pairs, a pandas Series or a DataFrame (`column=`).
+    `client=` a `dask.distributed.Client` runs them on its cluster (extra `dask`); `max_concurrency=` bounds the
+    runs at once. Other options are those of `research()`. `states = await batch` returns them in input order.
+    """
+    from research_nb.notebook.batch import start_batch
+
+    return start_batch(questions, **options)
+
+
+def resume_batch(batch_id: str, **options: Any) -> BatchRun:
+    """Continue a batch of an earlier kernel or process: only its questions without a finished run run again
+    (`client=`, `max_concurrency=` as for `research_many`)."""
+    from research_nb.notebook.batch import resume
+
+    return resume(batch_id, **options)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -154,3 +154,15 @@ def test_a_line_far_beyond_the_longest_question_is_refused_before_it_is_split() 
 
     with pytest.raises(MagicUsageError, match=r"^the line has 45,001 characters; a question has at most 5,000"):
         parse_magic("$" * 45001)
+
+
+def test_batch_forms() -> None:
+    from_file = parse_magic("batch questions.csv --column claim --engine offline")
+    assert isinstance(from_file, StartCommand)
+    assert (from_file.batch, from_file.batch_file, from_file.column) == (True, "questions.csv", "claim")
+    cell = parse_magic("--batch --no-clarify", "Norway?\nSweden?\n")
+    assert isinstance(cell, StartCommand) and cell.batch and cell.query == "Norway?\nSweden?"
+    question = parse_magic("batch processing in Norway")  # more than one word after `batch`: a question
+    assert (
+        isinstance(question, StartCommand) and question.batch is None and question.query == "batch processing in Norway"
+    )

@@ -16,8 +16,10 @@ from typing import Any
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from traitlets import Bool, Int, List, Unicode
 
+from research_nb.batch import BatchRun, questions_from_lines, read_questions
 from research_nb.core.errors import UserInputError
 from research_nb.core.workflow import workflow
+from research_nb.notebook.batch import resume, start_batch
 from research_nb.notebook.parser import USAGE, ListCommand, RunCommand, StartCommand, parse_magic
 from research_nb.notebook.run import ResearchRun, start_research
 
@@ -39,7 +41,7 @@ class ResearchMagics(Magics):
 
     @no_var_expand  # `$name` and `{2+2}` are text of the question; interpolate on purpose with research(f"...")
     @line_cell_magic
-    def research(self, line: str, cell: str | None = None) -> ResearchRun | None:
+    def research(self, line: str, cell: str | None = None) -> ResearchRun | BatchRun | None:
         """Research a question in the background and show its progress; see `%research help`."""
         try:
             command = parse_magic(line, cell)
@@ -55,7 +57,7 @@ class ResearchMagics(Magics):
             print(f"%research: {_in_flag_terms(str(exc))}", file=sys.stderr)
         return None
 
-    def _start(self, command: StartCommand) -> ResearchRun:
+    def _start(self, command: StartCommand) -> ResearchRun | BatchRun:
         options: dict[str, Any] = {
             "engine": command.engine or self.engine,
             "model": command.model or self.model,
@@ -66,6 +68,8 @@ class ResearchMagics(Magics):
         }
         # Model and web options only when given: the engine's own defaults (and validation) apply otherwise.
         options.update(command.model_dump(include=_MODEL_AND_WEB_OPTIONS, exclude_none=True))
+        if command.batch:
+            return _start_batch(command, options)
         show_widget = self.widget if command.widget is None else command.widget
         run = start_research(command.query, widget=show_widget, **options)
         self.runs[run.request_id] = run
@@ -79,7 +83,9 @@ class ResearchMagics(Magics):
             run = self.runs[request_id] = ResearchRun(request_id, widget=self.widget)
         return run
 
-    def _on_run(self, command: RunCommand) -> ResearchRun | None:
+    def _on_run(self, command: RunCommand) -> ResearchRun | BatchRun | None:
+        if command.kind == "resume" and command.request_id.startswith("batch-"):
+            return resume(command.request_id)
         run = self._handle(command.request_id)
         if command.kind == "open":
             return run
@@ -109,6 +115,14 @@ class ResearchMagics(Magics):
         for record in stored:
             status = listing.status_of(record) if listing is not None else "?"
             print(f"{record.request_id}  {status + ' (stored)':<22}  {_short(record.question)}")
+
+
+def _start_batch(command: StartCommand, options: dict[str, Any]) -> BatchRun:
+    if command.batch_file is not None:
+        questions = read_questions(command.batch_file, column=command.column)
+    else:
+        questions = questions_from_lines(command.query)
+    return start_batch([(q.id, q.question) for q in questions], **options)
 
 
 def _short(text: str, width: int = 60) -> str:

@@ -6,6 +6,9 @@
     %research cancel 3f9a0c2d41b7e8aa
     %research open 3f9a0c2d41b7e8aa       (a run of this kernel or a stored one: its widget and report)
     %research resume 3f9a0c2d41b7e8aa     (continue a stopped run, e.g. one cancelled by a kernel restart)
+    %research batch questions.txt --sources notes/   (one question per line, or a CSV/JSONL column: --column)
+    %%research --batch                      (one question per line of the cell)
+    %research resume batch-1a2b3c4d5e6f   (continue a batch: only its unfinished questions run)
 
 The parser only knows the command line's grammar; what the options mean (an engine exists, a path exists) is
 checked where the run is started, so the Python API checks the same things.
@@ -24,7 +27,8 @@ from research_nb.models.research import MAX_QUERY_CHARS
 
 USAGE = (
     "usage: %research [options] QUESTION | %%research [options] (question in the cell) | "
-    "%research list | %research cancel|open|resume ID\n"
+    "%research list | %research cancel|open|resume ID | %research batch FILE [--column NAME] | "
+    "%%research --batch (a question per line)\n"
     "options: --sources PATH (repeatable)  --corpus NAME (repeatable)  --engine NAME  --model NAME  "
     "--max-results N  --no-clarify  --no-widget\n"
     "model and web (engine llm): --api-key-env VAR  --base-url URL  --web wikipedia,arxiv,tavily  --no-web  "
@@ -63,6 +67,10 @@ class StartCommand(BaseModel):
     budget_usd: float | None = None
     record_to: str | None = None
     replay_from: str | None = None
+    # a batch: `%%research --batch` (a question per line of `query`) or `%research batch FILE`
+    batch: bool | None = None  # None: not a batch (left out of dumps, like the unset options)
+    batch_file: str | None = None
+    column: str | None = None
 
 
 class ListCommand(BaseModel):
@@ -108,6 +116,8 @@ def _start_parser() -> _Parser:
     parser.add_argument("--budget", type=_budget, metavar="TOKENS|$USD")
     parser.add_argument("--record", dest="record_to", metavar="PATH")
     parser.add_argument("--replay", dest="replay_from", metavar="PATH")
+    parser.add_argument("--batch", action="store_true")
+    parser.add_argument("--column", metavar="NAME")
     parser.add_argument("-h", "--help", action="store_true")
     return parser
 
@@ -131,6 +141,9 @@ def parse_magic(line: str, cell: str | None = None) -> MagicCommand:
     if args.help:
         return HelpCommand()
     line_query = " ".join(args.words).strip()
+    batch_file = None
+    if cell is None and args.words[:1] == ["batch"] and len(args.words) == 2 and line.split(maxsplit=1)[0] == "batch":
+        batch_file, line_query = args.words[1], args.words[1]  # `%research batch FILE`; longer: a question
     if cell is not None:
         if line_query:
             raise MagicUsageError(
@@ -160,6 +173,9 @@ def parse_magic(line: str, cell: str | None = None) -> MagicCommand:
         budget_usd=args.budget[1] if args.budget else None,
         record_to=args.record_to,
         replay_from=args.replay_from,
+        batch=True if args.batch or batch_file is not None else None,
+        batch_file=batch_file,
+        column=args.column,
     )
 
 
