@@ -19,6 +19,7 @@ from research_nb.models.research import Finding, Passage, SubQuestion
 
 FINDINGS_PER_SUB_QUESTION = 6
 _MMR_LAMBDA = 0.7
+_COVERAGE = 1.5
 _DUPLICATE = 0.8
 _SAME_DOCUMENT = 0.5
 _SEED_DOCUMENTS = 4
@@ -49,7 +50,7 @@ def select_findings(
         for term in terms(sub_question.entity):
             query_terms.pop(term, None)  # the entity's own name says nothing about relevance inside its documents
     candidates = _candidates(passages, query_terms, document_titles, named)
-    chosen = _mmr(candidates, limit, seeds=_best_of_top_documents(candidates, _SEED_DOCUMENTS))
+    chosen = _mmr(candidates, limit, seeds=_best_of_top_documents(candidates, _SEED_DOCUMENTS), asked=set(query_terms))
     chosen.sort(key=lambda c: (_document_order(c, passages), c.passage.location.start or 0, c.sentence.start))
     return [
         Finding(sub_question_id=sub_question.id, text=c.sentence.text, passage_ids=[c.passage.id], score=c.score)
@@ -124,8 +125,9 @@ def _candidate_order(c: _Candidate) -> tuple[float, int, str, int]:
     return (-c.score, c.passage_rank, c.passage.id, c.sentence.start)
 
 
-def _mmr(candidates: list[_Candidate], limit: int, seeds: list[_Candidate]) -> list[_Candidate]:
+def _mmr(candidates: list[_Candidate], limit: int, seeds: list[_Candidate], asked: set[str]) -> list[_Candidate]:
     chosen: list[_Candidate] = seeds[:limit]
+    uncovered = asked - {t for c in chosen for t in c.terms}
     remaining = sorted((c for c in candidates if c not in chosen), key=_candidate_order)
     seen_texts: set[str] = {c.sentence.text.casefold() for c in chosen}
     while remaining and len(chosen) < limit:
@@ -133,7 +135,10 @@ def _mmr(candidates: list[_Candidate], limit: int, seeds: list[_Candidate]) -> l
         best_value = -math.inf
         for candidate in remaining:
             similarity = max((_similarity(candidate, c) for c in chosen), default=0.0)
-            value = _MMR_LAMBDA * candidate.score - (1 - _MMR_LAMBDA) * similarity
+            # What it says of the question that no chosen sentence says yet: in a multi-hop question that is the
+            # half about the other document.
+            adds = len(candidate.terms & uncovered) / len(asked) if asked else 0.0
+            value = _MMR_LAMBDA * candidate.score - (1 - _MMR_LAMBDA) * similarity + _COVERAGE * adds
             if value > best_value:
                 best, best_value = candidate, value
         assert best is not None
@@ -143,6 +148,7 @@ def _mmr(candidates: list[_Candidate], limit: int, seeds: list[_Candidate]) -> l
             continue
         seen_texts.add(key)
         chosen.append(best)
+        uncovered -= best.terms
     return chosen
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from research_nb.engines._text import words
+from research_nb.engines._text import terms, words
 from research_nb.models.research import Finding, ResearchState
 
 _SENTENCES_ONE_PART = 3
 _ANSWER_BONUS = 0.25
+_COVER_WEIGHT = 0.5
 _YEAR = re.compile(r"\b(?:1[0-9]|20)\d{2}\b")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
 _NAME = re.compile(r"\b[A-Z][\w'’-]+")
@@ -28,13 +29,36 @@ def answer_sentences(state: ResearchState, findings: Sequence[Finding]) -> list[
     chosen: list[Finding] = []
     groups = [[f for f in findings if f.sub_question_id == sub.id] for sub in parts] or [list(findings)]
     for own in groups:
-        ranked = sorted(own, key=lambda f: (-_score(f, question), f.passage_ids[0]))
-        firsts: dict[str, Finding] = {}
-        for finding in ranked:
-            firsts.setdefault(_document(state, finding), finding)
-        ordered = [*firsts.values(), *(f for f in ranked if f not in firsts.values())]
-        chosen += ordered[: _SENTENCES_ONE_PART if len(parts) <= 1 else 1]
+        chosen += _covering(state, own, question, _SENTENCES_ONE_PART if len(parts) <= 1 else 1)
     return chosen
+
+
+def _covering(state: ResearchState, findings: Sequence[Finding], question: str, count: int) -> list[Finding]:
+    """`count` sentences, greedily: each one the best by its own score plus what it adds of the question's words
+    that the sentences before it did not say (a multi-hop question's words are split between two documents:
+    the second sentence should be the one about the other half). One sentence per document while others are left."""
+    asked = set(terms(question))
+    said = {id(f): set(terms(f.text)) & asked for f in findings}
+    counts = {t: sum(t in ts for ts in said.values()) for t in asked}
+    total = sum(1.0 / (1 + c) for c in counts.values()) or 1.0
+    weights = {t: 1.0 / (1 + c) / total for t, c in counts.items()}  # a word few sentences say counts more
+    chosen: list[Finding] = []
+    uncovered = set(asked)
+    while len(chosen) < count:
+        documents = {_document(state, f) for f in chosen}
+        left = [f for f in findings if f not in chosen]
+        fresh = [f for f in left if _document(state, f) not in documents] or left
+        if not fresh:
+            break
+        # max() keeps the first of equals, and `findings` come in a fixed order: the choice is deterministic.
+        best = max(fresh, key=lambda f: _score(f, question) + _COVER_WEIGHT * _gain(said[id(f)] & uncovered, weights))
+        chosen.append(best)
+        uncovered -= said[id(best)]
+    return chosen
+
+
+def _gain(new_words: set[str], weights: dict[str, float]) -> float:
+    return sum(weights[t] for t in new_words)
 
 
 def _score(finding: Finding, question: str) -> float:
