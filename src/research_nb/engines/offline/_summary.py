@@ -38,7 +38,8 @@ def _covering(state: ResearchState, findings: Sequence[Finding], question: str, 
     that the sentences before it did not say (a multi-hop question's words are split between two documents:
     the second sentence should be the one about the other half). One sentence per document while others are left."""
     asked = set(terms(question))
-    said = {id(f): set(terms(f.text)) & asked for f in findings}
+    # A sentence says its document's subject too ("He starred in ..." in the document "Mos Def").
+    said = {id(f): (set(terms(f.text)) | set(terms(_title(state, f)))) & asked for f in findings}
     counts = {t: sum(t in ts for ts in said.values()) for t in asked}
     total = sum(1.0 / (1 + c) for c in counts.values()) or 1.0
     weights = {t: 1.0 / (1 + c) / total for t, c in counts.items()}  # a word few sentences say counts more
@@ -51,7 +52,18 @@ def _covering(state: ResearchState, findings: Sequence[Finding], question: str, 
         if not fresh:
             break
         # max() keeps the first of equals, and `findings` come in a fixed order: the choice is deterministic.
-        best = max(fresh, key=lambda f: _score(f, question) + _COVER_WEIGHT * _gain(said[id(f)] & uncovered, weights))
+        best = max(
+            fresh,
+            key=lambda f: (
+                _score(f, question)
+                + _COVER_WEIGHT * _gain(said[id(f)] & uncovered, weights)
+                + (
+                    _NEW_SUBJECT
+                    if _asks_for_a_name(question) and _title(state, f).lower() not in question.lower()
+                    else 0
+                )
+            ),
+        )
         chosen.append(best)
         uncovered -= said[id(best)]
     return chosen
@@ -78,6 +90,11 @@ def _holds_answer(sentence: str, question: str) -> bool:
         names = [m.group(0) for m in _NAME.finditer(sentence) if m.start() > 0]  # not the sentence's first word
         return any(name.lower() not in known for name in names)
     return False
+
+
+def _title(state: ResearchState, finding: Finding) -> str:
+    passage = state.passage(finding.passage_ids[0])
+    return passage.title.split(" — ")[0] if passage else ""
 
 
 def _document(state: ResearchState, finding: Finding) -> str:
