@@ -52,18 +52,7 @@ def _covering(state: ResearchState, findings: Sequence[Finding], question: str, 
         if not fresh:
             break
         # max() keeps the first of equals, and `findings` come in a fixed order: the choice is deterministic.
-        best = max(
-            fresh,
-            key=lambda f: (
-                _score(f, question)
-                + _COVER_WEIGHT * _gain(said[id(f)] & uncovered, weights)
-                + (
-                    _NEW_SUBJECT
-                    if _asks_for_a_name(question) and _title(state, f).lower() not in question.lower()
-                    else 0
-                )
-            ),
-        )
+        best = max(fresh, key=lambda f: _score(f, question) + _COVER_WEIGHT * _gain(said[id(f)] & uncovered, weights))
         chosen.append(best)
         uncovered -= said[id(best)]
     return chosen
