@@ -33,7 +33,8 @@ def test_cancel_all_from_the_widget_and_resume_with_the_magic(kernel: KernelSess
     assert state["counts"] == {"total": 3, "completed": 0, "failed": 0, "cancelled": 3, "remaining": 0}
 
     kernel.run("gate.open()")
-    resumed = kernel.run("%research resume {batch.batch_id}")
+    batch_id = kernel.eval("batch.batch_id")  # the magic takes the id as typed: no {} expansion in magics
+    resumed = kernel.run(f"%research resume {batch_id}")
     again = batch_widget_id(kernel, resumed)
     final = kernel.wait_for_widget(again, finished=True)
     assert final["counts"]["completed"] == 3
