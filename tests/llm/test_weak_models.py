@@ -207,3 +207,18 @@ async def test_a_small_models_comparison_plan_cites_a_passage_for_each_side() ->
     cited = next(s.citations for s in state.report.sections if s.title == "Answer")
     titles = {p.id: p.title for p in state.passages}
     assert {titles[c.passage_id].split(" — ")[0] for c in cited} >= {"Norway", "Sweden"}
+
+
+async def test_a_small_models_ranking_answer_is_verified_piece_by_piece() -> None:
+    # Five countries' figures from five passages: more than one claim can cite, so each name and figure is checked
+    # against its own passage; every one holds, so the ranking opens the report.
+    state, _, _ = await small_model_run("What are the five most populous countries in Africa?")
+
+    assert state.current_stage is ResearchStage.COMPLETED, state.error_message
+    assert state.report is not None
+    answer = next(s for s in state.report.sections if s.title == "Answer")
+    assert answer.content.startswith("The countries of Africa with the largest population (total): Nigeria, ")
+    passages = {p.id: p for p in state.passages}
+    assert len({passages[c.passage_id].document_id for c in answer.citations}) == 5
+    for cited in answer.citations:
+        assert cited.quote in passages[cited.passage_id].text

@@ -118,3 +118,25 @@ def test_model_and_web_flags() -> None:
     assert parse_magic('"q" --no-web --local-only --budget 20000 --replay c.json') == StartCommand(
         query="q", web=[], local_only=True, budget_tokens=20000, replay_from="c.json"
     )
+
+
+def test_weak_model_flags() -> None:
+    command = parse_magic('"q" --engine llm --model-timeout 600 --structured-output native --small-model')
+    assert command == StartCommand(
+        query="q", engine="llm", model_timeout=600.0, structured_output="native", small_model=True
+    )
+    assert parse_magic('"q" --no-small-model') == StartCommand(query="q", small_model=False)
+    assert parse_magic('"q"') == StartCommand(query="q")  # unset: the engine detects and defaults
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("'q' --structured-output json", "argument --structured-output: invalid choice: 'json'"),
+        ("'q' --model-timeout soon", "argument --model-timeout: invalid float value: 'soon'"),
+    ],
+)
+def test_weak_model_flag_mistakes_say_what_is_wrong(line: str, problem: str) -> None:
+    with pytest.raises(MagicUsageError) as caught:
+        parse_magic(line)
+    assert problem in str(caught.value)

@@ -123,6 +123,9 @@ _MODEL_AND_WEB_OPTIONS = {
     "budget_usd",
     "record_to",
     "replay_from",
+    "model_timeout",
+    "structured_output",
+    "small_model",
 }
 
 # The run's options are named after `ResearchRequest`'s fields; a user of the magic knows them as flags.
@@ -138,6 +141,8 @@ _FLAGS = {
     "budget_usd": "--budget",
     "record_to": "--record",
     "replay_from": "--replay",
+    "model_timeout": "--model-timeout",
+    "structured_output": "--structured-output",
 }
 
 

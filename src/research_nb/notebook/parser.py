@@ -27,7 +27,8 @@ USAGE = (
     "options: --sources PATH (repeatable)  --corpus NAME (repeatable)  --engine NAME  --model NAME  "
     "--max-results N  --no-clarify  --no-widget\n"
     "model and web (engine llm): --api-key-env VAR  --base-url URL  --web wikipedia,arxiv,tavily  --no-web  "
-    "--local-only  --budget TOKENS|$USD  --record PATH  --replay PATH\n"
+    "--local-only  --budget TOKENS|$USD  --record PATH  --replay PATH  --model-timeout SECONDS  "
+    "--structured-output auto|native|tool  --small-model|--no-small-model\n"
     "defaults: %config ResearchMagics (engine, model, max_results, sources, clarify, widget)"
 )
 
@@ -59,6 +60,9 @@ class StartCommand(BaseModel):
     budget_usd: float | None = None
     record_to: str | None = None
     replay_from: str | None = None
+    model_timeout: float | None = None
+    structured_output: Literal["auto", "native", "tool"] | None = None
+    small_model: bool | None = None
 
 
 class ListCommand(BaseModel):
@@ -104,6 +108,9 @@ def _start_parser() -> _Parser:
     parser.add_argument("--budget", type=_budget, metavar="TOKENS|$USD")
     parser.add_argument("--record", dest="record_to", metavar="PATH")
     parser.add_argument("--replay", dest="replay_from", metavar="PATH")
+    parser.add_argument("--model-timeout", type=float, metavar="SECONDS")
+    parser.add_argument("--structured-output", choices=("auto", "native", "tool"))
+    parser.add_argument("--small-model", action=argparse.BooleanOptionalAction)
     parser.add_argument("-h", "--help", action="store_true")
     return parser
 
@@ -151,6 +158,9 @@ def parse_magic(line: str, cell: str | None = None) -> MagicCommand:
         budget_usd=args.budget[1] if args.budget else None,
         record_to=args.record_to,
         replay_from=args.replay_from,
+        model_timeout=args.model_timeout,
+        structured_output=args.structured_output,
+        small_model=args.small_model,
     )
 
 

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 
 from research_nb.engines._report import AnswerBlock, Line, Quote, plain
 from research_nb.engines._text import sentences
-from research_nb.engines.llm._verify import Claim, ClaimContext, Verdict, verify
+from research_nb.engines.llm._verify import Claim, ClaimContext, Verdict, data_field, verify
 from research_nb.models.research import Passage, ResearchState
 
 ANSWER = "llm_answer"  # in the state: the composed answer's statements that passed verification
@@ -24,9 +24,14 @@ _LINES = TypeAdapter(list[tuple[str | Quote, ...]])
 def verified_statements(
     answer: AnswerBlock, passages: Mapping[str, Passage], context: ClaimContext
 ) -> tuple[list[Line], list[Verdict]]:
-    """The composed answer's statements that pass verification, and the verdicts on those that do not. Each
-    statement is checked as a claim citing the passage of its first quote (and, for a comparison, that of the
-    other side), quoting the sentence of each that holds the quoted words."""
+    """The composed answer's statements that pass verification, and the verdicts on those that do not.
+
+    A statement is checked whole, as a claim citing the passage of its first quote (and, for a comparison, that of
+    the other side), quoting the sentence of each that holds the quoted words. One the whole check cannot read (a
+    ranking or a year-by-year line quotes more passages than a claim cites; a "No" rests on what a list does not
+    hold) is checked piece by piece: what it quotes from each passage, with that passage's field, must be a claim
+    the passage supports (its subject, its field, its figures). The fixed wording around the pieces is the
+    composer's, the same as in the offline engine's Answer."""
     kept: list[Line] = []
     refused: list[Verdict] = []
     for line in answer.statements:
@@ -34,6 +39,9 @@ def verified_statements(
         if claim is None:
             continue
         verdict = verify(claim, passages, context)
+        if not verdict.supported:
+            pieces = [verify(piece, passages, context) for piece in _pieces(line, passages)]
+            verdict = next((v for v in pieces if not v.supported), verdict if not pieces else pieces[0])
         if verdict.supported:
             kept.append(line)
         else:
@@ -61,6 +69,25 @@ def _claim(line: Line, passages: Mapping[str, Passage]) -> Claim | None:
     return Claim(
         text=plain(line), passage_id=cited[0], quote=said[0], second_passage_id=second[0], second_quote=second[1]
     )
+
+
+def _pieces(line: Line, passages: Mapping[str, Passage]) -> list[Claim]:
+    """What `line` quotes from each passage it cites, as one claim per passage: "Nigeria 244,344,065 (2025 est.)
+    — Population" (the field named, as a claim about a figure must)."""
+    cited = {p.passage_id for p in line if isinstance(p, Quote) and p.cite}
+    quoted: dict[str, list[str]] = {}
+    for part in line:  # a name shown only as a label ("Africa" of a region line) is no piece of its own
+        if isinstance(part, Quote) and part.passage_id in cited:
+            quoted.setdefault(part.passage_id, []).append(part.text)
+    pieces = []
+    for passage_id, texts in quoted.items():
+        passage = passages.get(passage_id)
+        quote = _sentence(passage, texts)
+        data = data_field(quote)
+        field = (passage.location.heading if passage else None) or (data[0] if data else "")
+        text = " ".join(texts) + (f" — {field}" if field else "")
+        pieces.append(Claim(text=text, passage_id=passage_id, quote=quote))
+    return pieces
 
 
 def _sentence(passage: Passage | None, quoted: list[str]) -> str:
