@@ -14,6 +14,7 @@ from pydantic_ai.models import override_allow_model_requests
 from llm.scripted import FAST_RETRY, ScriptedLLM
 from research_nb.core.workflow import ResearchWorkflow
 from research_nb.engines.llm import LLMEngine
+from research_nb.engines.llm._usage import UsageRecord
 from research_nb.models.research import ResearchOptions, ResearchStage, ResearchState
 
 QUESTION = "What is the unemployment rate of Norway?"
@@ -191,8 +192,8 @@ async def test_a_small_model_answers_a_question_the_records_decide_with_the_offl
         assert cited.quote in passages[cited.passage_id].text
     for finding in state.findings:
         assert finding.quote and finding.quote in passages[finding.passage_ids[0]].text
-    usage = state.metadata["usage"]
-    assert usage["model"] == "openai:tiny" and usage["stages"]["research_execution"]["requests"] == 1
+    usage = UsageRecord.model_validate(state.metadata["usage"])
+    assert usage.model == "openai:tiny" and usage.stages["research_execution"].requests == 1
 
 
 async def test_a_small_models_comparison_plan_cites_a_passage_for_each_side() -> None:
