@@ -149,7 +149,7 @@ _FLAGS = {
 def _in_flag_terms(message: str) -> str:
     if message.startswith("query: "):
         return message.removeprefix("query: ")
-    for field, flag in _FLAGS.items():
+    for field, flag in sorted(_FLAGS.items(), key=lambda item: -len(item[0])):  # "model_timeout" before "model"
         if message.startswith(f"{field}"):
             return flag + message.removeprefix(field)
     return message
