@@ -14,6 +14,7 @@ from pydantic_ai.models import override_allow_model_requests
 from llm.scripted import FAST_RETRY, ScriptedLLM
 from research_nb.core.workflow import ResearchWorkflow
 from research_nb.engines.llm import LLMEngine
+from research_nb.engines.llm._usage import UsageRecord
 from research_nb.models.research import ResearchOptions, ResearchStage, ResearchState
 
 QUESTION = "What is the unemployment rate of Norway?"
@@ -151,3 +152,74 @@ async def test_a_small_model_only_picks_sentences_from_an_engine_made_plan() -> 
         assert passage.title.startswith(f"{entity} — ") and finding.text.startswith(f"{entity} — ")
     picks = next(json.loads(r.content) for r in seen if r.method == "POST")
     assert picks["max_completion_tokens"] == 160 and "sentences" in picks["messages"][-1]["content"]
+
+
+async def small_model_run(question: str) -> tuple[ResearchState, ScriptedLLM, list[httpx2.Request]]:
+    seen: list[httpx2.Request] = []
+    brain = ScriptedLLM([])
+    engine = LLMEngine(
+        http_transport=lambda: httpx2.MockTransport(brain.openai_handler(seen)), retry=FAST_RETRY, environ={}
+    )
+    flow = ResearchWorkflow()
+    flow.engines.register("llm", lambda: engine)
+    options = ResearchOptions(
+        engine="llm", model="openai:tiny", base_url=BASE_URL, local_only=True, small_model=True, clarify=False
+    )
+    with override_allow_model_requests(True):
+        return await flow.run(question, options=options), brain, seen
+
+
+async def test_a_small_model_answers_a_question_the_records_decide_with_the_offline_analysis() -> None:
+    # A superlative over a group: no 135M model can rank a dozen inflation rates. The offline engine's question
+    # analysis retrieves every member's figure, its composer answers, the llm verifier checks the answer, and the
+    # model only picks supporting sentences from those same passages.
+    state, brain, seen = await small_model_run("Which South American country has the highest inflation rate?")
+
+    assert state.current_stage is ResearchStage.COMPLETED, state.error_message
+    assert brain.calls == ["picks"]
+    assert state.brief is not None and state.brief.plan is not None and state.brief.plan.kind == "superlative"
+    assert state.report is not None and state.report.metadata.engine == "llm"
+    opening = state.report.markdown.split("## ")[1]
+    assert "Venezuela has the highest inflation rate (consumer prices) in South America: 200.9%" in opening
+    passages = {p.id: p for p in state.passages}
+    members = {p.document_id for p in passages.values() if p.title.endswith("Economy")}
+    assert len(members) >= 10  # every South American country's figure, not a keyword search's top three
+    prompt = json.loads(next(r.content for r in seen if r.method == "POST"))["messages"][-1]["content"]
+    assert "Venezuela" in prompt and "Inflation rate (consumer prices): 200.9%" in prompt  # the answer's passage
+    answer = next(s for s in state.report.sections if s.title == "Answer")
+    assert answer.citations and state.findings
+    for cited in answer.citations:  # the answer quotes the passages it cites, and so does each pick
+        assert cited.quote in passages[cited.passage_id].text
+    for finding in state.findings:
+        assert finding.quote and finding.quote in passages[finding.passage_ids[0]].text
+    usage = UsageRecord.model_validate(state.metadata["usage"])
+    assert usage.model == "openai:tiny" and usage.stages["research_execution"].requests == 1
+
+
+async def test_a_small_models_comparison_plan_cites_a_passage_for_each_side() -> None:
+    state, brain, _ = await small_model_run("Which has a higher unemployment rate, Norway or Sweden?")
+
+    assert state.current_stage is ResearchStage.COMPLETED, state.error_message
+    assert state.brief is not None and state.brief.plan is not None and state.brief.plan.kind == "comparison"
+    assert [sq.entity for sq in state.brief.sub_questions] == ["Norway", "Sweden"] and brain.calls == ["picks"] * 2
+    assert state.report is not None
+    opening = state.report.markdown.split("## ")[1]
+    assert "Sweden" in opening and "8.6%" in opening and "4%" in opening
+    cited = next(s.citations for s in state.report.sections if s.title == "Answer")
+    titles = {p.id: p.title for p in state.passages}
+    assert {titles[c.passage_id].split(" — ")[0] for c in cited} >= {"Norway", "Sweden"}
+
+
+async def test_a_small_models_ranking_answer_is_verified_piece_by_piece() -> None:
+    # Five countries' figures from five passages: more than one claim can cite, so each name and figure is checked
+    # against its own passage; every one holds, so the ranking opens the report.
+    state, _, _ = await small_model_run("What are the five most populous countries in Africa?")
+
+    assert state.current_stage is ResearchStage.COMPLETED, state.error_message
+    assert state.report is not None
+    answer = next(s for s in state.report.sections if s.title == "Answer")
+    assert answer.content.startswith("The countries of Africa with the largest population (total): Nigeria, ")
+    passages = {p.id: p for p in state.passages}
+    assert len({passages[c.passage_id].document_id for c in answer.citations}) == 5
+    for cited in answer.citations:
+        assert cited.quote in passages[cited.passage_id].text

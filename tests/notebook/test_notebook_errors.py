@@ -45,6 +45,10 @@ def shared_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelSe
             f'%research --max-results 500 "{QUESTION}"',
             "%research: --max-results: Input should be less than or equal to 100",
         ),
+        (
+            f'%research --engine llm --model-timeout 0 "{QUESTION}"',
+            "%research: --model-timeout: Input should be greater than 0",
+        ),
         (f'%research --engine nosuch "{QUESTION}"', "%research: unknown engine 'nosuch'; available: {engines}"),
         (f'%research --sources no/such/folder "{QUESTION}"', "%research: No such file or folder: 'no/such/folder'"),
         (

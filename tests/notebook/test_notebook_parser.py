@@ -166,3 +166,25 @@ def test_batch_forms() -> None:
     assert (
         isinstance(question, StartCommand) and question.batch is None and question.query == "batch processing in Norway"
     )
+
+
+def test_weak_model_flags() -> None:
+    command = parse_magic('"q" --engine llm --model-timeout 600 --structured-output native --small-model')
+    assert command == StartCommand(
+        query="q", engine="llm", model_timeout=600.0, structured_output="native", small_model=True
+    )
+    assert parse_magic('"q" --no-small-model') == StartCommand(query="q", small_model=False)
+    assert parse_magic('"q"') == StartCommand(query="q")  # unset: the engine detects and defaults
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("'q' --structured-output json", "argument --structured-output: invalid choice: 'json'"),
+        ("'q' --model-timeout soon", "argument --model-timeout: invalid float value: 'soon'"),
+    ],
+)
+def test_weak_model_flag_mistakes_say_what_is_wrong(line: str, problem: str) -> None:
+    with pytest.raises(MagicUsageError) as caught:
+        parse_magic(line)
+    assert problem in str(caught.value)

@@ -138,6 +138,9 @@ _MODEL_AND_WEB_OPTIONS = {
     "budget_usd",
     "record_to",
     "replay_from",
+    "model_timeout",
+    "structured_output",
+    "small_model",
 }
 
 # The run's options are named after `ResearchRequest`'s fields; a user of the magic knows them as flags.
@@ -153,13 +156,15 @@ _FLAGS = {
     "budget_usd": "--budget",
     "record_to": "--record",
     "replay_from": "--replay",
+    "model_timeout": "--model-timeout",
+    "structured_output": "--structured-output",
 }
 
 
 def _in_flag_terms(message: str) -> str:
     if message.startswith("query: "):
         return message.removeprefix("query: ")
-    for field, flag in _FLAGS.items():
+    for field, flag in sorted(_FLAGS.items(), key=lambda item: -len(item[0])):  # "model_timeout" before "model"
         if message.startswith(f"{field}"):
             return flag + message.removeprefix(field)
     return message

@@ -32,7 +32,8 @@ USAGE = (
     "options: --sources PATH (repeatable)  --corpus NAME (repeatable)  --engine NAME  --model NAME  "
     "--max-results N  --no-clarify  --no-widget\n"
     "model and web (engine llm): --api-key-env VAR  --base-url URL  --web wikipedia,arxiv,tavily  --no-web  "
-    "--local-only  --budget TOKENS|$USD  --record PATH  --replay PATH\n"
+    "--local-only  --budget TOKENS|$USD  --record PATH  --replay PATH  --model-timeout SECONDS  "
+    "--structured-output auto|native|tool  --small-model|--no-small-model\n"
     "defaults: %config ResearchMagics (engine, model, max_results, sources, clarify, widget)"
 )
 
@@ -71,6 +72,9 @@ class StartCommand(BaseModel):
     batch: bool | None = None  # None: not a batch (left out of dumps, like the unset options)
     batch_file: str | None = None
     column: str | None = None
+    model_timeout: float | None = None
+    structured_output: Literal["auto", "native", "tool"] | None = None
+    small_model: bool | None = None
 
 
 class ListCommand(BaseModel):
@@ -118,6 +122,9 @@ def _start_parser() -> _Parser:
     parser.add_argument("--replay", dest="replay_from", metavar="PATH")
     parser.add_argument("--batch", action="store_true")
     parser.add_argument("--column", metavar="NAME")
+    parser.add_argument("--model-timeout", type=float, metavar="SECONDS")
+    parser.add_argument("--structured-output", choices=("auto", "native", "tool"))
+    parser.add_argument("--small-model", action=argparse.BooleanOptionalAction)
     parser.add_argument("-h", "--help", action="store_true")
     return parser
 
@@ -176,6 +183,9 @@ def parse_magic(line: str, cell: str | None = None) -> MagicCommand:
         batch=True if args.batch or batch_file is not None else None,
         batch_file=batch_file,
         column=args.column,
+        model_timeout=args.model_timeout,
+        structured_output=args.structured_output,
+        small_model=args.small_model,
     )
 
 

@@ -11,11 +11,14 @@ files; every claim they write is checked against the passage it cites before it 
   is left out and counted. Without a model answer (budget reached, failure) the verified notes are the report.
 
 A small model (said by `small_model=`, or a local llama.cpp server's model under 4B parameters, `_server`) is
-asked only what it does well, choosing: the engine plans the research itself (one sub-question per entity of the
-corpus the question names, searched with its own words), shows the model each passage's few sentences that
-matter, numbered, and the model picks those that answer; each pick becomes a claim in the passage's own words,
-verified like any other, and the report is written from them — one short call per sub-question, no clarify,
-brief, compress or report call. A run in which every sub-question failed fails, with the first cause.
+asked only what it does well, choosing. The engine plans the research itself with the offline engine's question
+analysis: a question the corpus's records decide (a fact, a figure, a comparison, a ranking, a trend, a yes/no
+test) gets exactly the passages that hold the asked field, and its answer is composed from them by the offline
+composer (`_answer`) and verified; any other question gets one sub-question per entity it names, searched with
+its own words. The model is shown each passage's few sentences that matter, numbered, and picks those that
+answer; each pick becomes a claim in the passage's own words, verified like any other — one short call per
+sub-question, no clarify, brief, compress or report call. A run in which every sub-question failed (and that has
+no composed answer) fails, with the first cause.
 
 The model is a pydantic-ai model string per run (`model=`), else `RESEARCH_NB_MODEL`. Every model call is bounded,
 retried with backoff on rate limits and transient errors, metered (tokens and estimated cost, per stage, in
@@ -37,6 +40,7 @@ from research_nb.core.cassette import Cassette, check_cassette_paths
 from research_nb.core.errors import EngineError
 from research_nb.core.protocols import StageContext
 from research_nb.core.retry import RetryPolicy
+from research_nb.engines._report import Quote
 from research_nb.engines.llm._agents import (
     MAX_SUB_QUESTIONS,
     agents,
@@ -50,8 +54,9 @@ from research_nb.engines.llm._agents import (
     report_prompt,
     select_prompt,
 )
+from research_nb.engines.llm._answer import answer_of, set_answer, verified_statements
 from research_nb.engines.llm._models import check_local_model
-from research_nb.engines.llm._plan import engine_brief
+from research_nb.engines.llm._plan import engine_brief, named_entities
 from research_nb.engines.llm._render import (
     DOCUMENTS,
     SEARCHED,
@@ -74,7 +79,15 @@ from research_nb.engines.llm._session import (
 )
 from research_nb.engines.llm._usage import BudgetExhausted
 from research_nb.engines.llm._verify import ClaimContext, Verdict, verify
-from research_nb.engines.offline._engine import question_of
+from research_nb.engines.offline import (
+    Knowledge,
+    composed_answer,
+    is_structured,
+    knowledge_of,
+    plan_brief,
+    question_of,
+    retrieve,
+)
 from research_nb.models.clarification import ClarificationChoice, ClarificationQuestion, ClarificationRequest
 from research_nb.models.research import (
     Finding,
@@ -94,6 +107,7 @@ _REMEMBERED_RUNS = 16
 _FOLLOW_UPS_PER_HOP = 2
 _SMALL_MODEL_PASSAGES = 4  # passages a small model reads per sub-question
 _SMALL_MODEL_SUB_QUESTIONS = 4
+_CACHED_KNOWLEDGE = 8
 
 
 class LLMEngine:
@@ -116,6 +130,7 @@ class LLMEngine:
             model, http_transport, retry or EngineConfig.retry, web_retry, cache_dir, environ, dotenv
         )
         self._runs: OrderedDict[str, RunMemory] = OrderedDict()
+        self._knowledge: dict[int, tuple[Corpus, Knowledge]] = {}
 
     def check_options(self, options: ResearchOptions) -> None:
         check_cassette_paths(options.record_to, options.replay_from)
@@ -158,7 +173,7 @@ class LLMEngine:
         async with self._session(ctx, ResearchStage.BRIEF_GENERATION) as session:
             if session.profile.small:
                 await session.open_search(self._config.cache_dir)
-                return engine_brief(question, session.entities(), _SMALL_MODEL_SUB_QUESTIONS)
+                return await self._small_model_brief(ctx, session, question)
             try:
                 draft = await session.ask(agents().brief, brief_prompt(question))
             except BudgetExhausted as exc:
@@ -190,11 +205,16 @@ class LLMEngine:
             objective=state.user_query, sub_questions=[SubQuestion(id="sq-1", question=state.user_query)]
         )
         question = question_of(state)
+        set_answer(state, [])
         async with self._session(ctx, ResearchStage.RESEARCH_EXECUTION, search=True) as session:
             state.metadata[SEARCHED] = list(session.scope())
             state.metadata[DOCUMENTS] = session.documents()
+            given = await self._planned_passages(session, brief) if session.profile.small else {}
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self._investigate(session, question, sq)) for sq in brief.sub_questions]
+                tasks = [
+                    group.create_task(self._investigate(session, question, sq, given.get(sq.id)))
+                    for sq in brief.sub_questions
+                ]
                 for sq in brief.sub_questions:
                     ctx.progress(sq, "searching")
                 outcomes = []
@@ -202,7 +222,7 @@ class LLMEngine:
                     outcomes.append(await task)
                     self._record(ctx, sq, outcomes[-1])
             failed = [o for o in outcomes if o.failed]  # a model or search error, not an empty search
-            if outcomes and len(failed) == len(outcomes) and not notes_of(state):
+            if outcomes and len(failed) == len(outcomes) and not notes_of(state) and not answer_of(state):
                 cause = failed[0].problem
                 raise EngineError(f"every sub-question failed ({len(failed)} of {len(outcomes)}); the first: {cause}")
             if session.meter.reached:
@@ -241,13 +261,14 @@ class LLMEngine:
         state = ctx.state
         reset_unsupported(state, "report")
         findings = state.findings
+        answer = answer_of(state)
         subs = state.brief.sub_questions if state.brief else []
         try:
-            if not findings:
+            if not findings and not answer:
                 return render(state, [])
             async with self._session(ctx, ResearchStage.REPORT_GENERATION) as session:
                 if session.meter.reached or session.profile.small:
-                    return render(state, findings)
+                    return render(state, findings, answer=answer)
                 names = session.entities()
                 cited = list(dict.fromkeys(f.passage_ids[0] for f in findings))
                 passages = [p for p in (state.passage(i) for i in cited) if p is not None]
@@ -285,19 +306,81 @@ class LLMEngine:
             return None
         stage = state.current_stage.value.replace("_", " ")
         note = f"The run stopped during the {stage} stage; this shows the verified notes it had gathered by then."
-        return render(state, findings, partial_note=note)
+        return render(state, findings, answer=answer_of(state), partial_note=note)
 
-    async def _investigate(self, session: Session, question: str, sq: SubQuestion) -> _Outcome:
-        """Search, take notes, follow up: everything one sub-question needs, without touching the state (the
-        research stage records outcomes in sub-question order, so runs are reproducible)."""
+    async def _small_model_brief(self, ctx: StageContext, session: Session, question: str) -> ResearchBrief:
+        """The offline engine's plan when the corpus's records decide the question; else a sub-question per entity
+        the plan (or, without a local corpus, the run's names) finds in it."""
+        corpus = session.corpus()
+        if corpus is None:
+            return engine_brief(question, named_entities(question, session.entities()), _SMALL_MODEL_SUB_QUESTIONS)
+        planned = plan_brief(question, await self._knowledge_of(ctx, corpus))
+        plan = planned.plan
+        if plan is not None:
+            ctx.log(f"read as: {plan.describe()}")
+        if is_structured(plan):
+            return planned
+        entities = (plan.entities if plan else []) or named_entities(question, session.entities())
+        return engine_brief(question, entities, _SMALL_MODEL_SUB_QUESTIONS).model_copy(update={"plan": plan})
+
+    async def _planned_passages(self, session: Session, brief: ResearchBrief) -> dict[str, list[Passage]]:
+        """For a structured plan: retrieve its passages as the offline engine does, keep the composed answer's
+        verified statements, and give each sub-question the passages its model call reads (the answer's first);
+        empty when the plan is not structured or the corpus does not hold the field (then the run searches)."""
+        ctx, corpus = session.ctx, session.corpus()
+        if corpus is None or not is_structured(brief.plan):
+            return {}
+        knowledge = await self._knowledge_of(ctx, corpus)
+        if not retrieve(ctx, corpus, knowledge, brief):
+            return {}
+        state = ctx.state
+        answer = composed_answer(state, knowledge)
+        retrieved = {p.id: p for p in state.passages}
+        cited: list[str] = []
+        if answer is not None:
+            kept, refused = verified_statements(answer, retrieved, ClaimContext(entities=session.entities()))
+            for verdict in refused:  # the composer's, not the model's: not counted among the model's left out
+                ctx.log(f"composed statement not shown: {verdict.claim.text!r} {verdict.problem}")
+            set_answer(state, kept)
+            cited = [q.passage_id for line in kept for q in line if isinstance(q, Quote)]
+        first = {pid: n for n, pid in enumerate(dict.fromkeys(cited))}
+        given: dict[str, list[Passage]] = {}
+        for sq in brief.sub_questions:
+            own = sorted(
+                (p for p in state.passages if sq.id in p.sub_question_ids),
+                key=lambda p: (first.get(p.id, len(first)), -p.score, p.id),
+            )
+            if own:
+                given[sq.id] = own[:_SMALL_MODEL_PASSAGES]
+        return given
+
+    async def _knowledge_of(self, ctx: StageContext, corpus: Corpus) -> Knowledge:
+        """The question analysis's knowledge of `corpus` (built once per corpus, in a thread)."""
+        cached = self._knowledge.get(id(corpus))
+        if cached is None or cached[0] is not corpus:
+            cached = self._knowledge[id(corpus)] = (corpus, await ctx.run_blocking(knowledge_of, corpus))
+            while len(self._knowledge) > _CACHED_KNOWLEDGE:
+                self._knowledge.pop(next(iter(self._knowledge)))
+        return cached[1]
+
+    async def _investigate(
+        self, session: Session, question: str, sq: SubQuestion, given: list[Passage] | None = None
+    ) -> _Outcome:
+        """Search (unless the plan's passages are `given`, already recorded), take notes, follow up: everything one
+        sub-question needs, without touching the state (the research stage records outcomes in sub-question
+        order, so runs are reproducible)."""
         outcome = _Outcome()
         small = session.profile.small
         k = session.ctx.options.max_search_results
         k = min(k, _SMALL_MODEL_PASSAGES) if small else k
         context = ClaimContext.under(sq, session.entities())
         try:
-            found = await session.search(sq.queries or [sq.question], k)
-            outcome.add(session, sq, found)
+            if given:
+                found = Found(passages=given)
+                outcome.passages.update((p.id, p) for p in given)
+            else:
+                found = await session.search(sq.queries or [sq.question], k)
+                outcome.add(session, sq, found)
             if not found.passages:
                 outcome.problem = "no search result"
                 return outcome

@@ -1,9 +1,7 @@
-"""The research plan the engine makes itself, for a small model (whose own plans wander): one sub-question per
-entity of the corpus the question names (a country of the Factbook, a document's subject), each searched with
-the question's own words, or the question as it is when it names none.
-
-This is the seam where the offline engine's question analysis (entities, attributes, comparisons) can replace
-the name matching below once it is a stable interface.
+"""The research plan the engine makes itself, for a small model (whose own plans wander), when the offline
+engine's question analysis finds no record that decides the question (an overview, a multi-part question): one
+sub-question per entity the question names (as the analysis read them, else the corpus's names it mentions),
+each searched with the question's own words, or the question as it is when it names none.
 """
 
 from __future__ import annotations
@@ -30,8 +28,8 @@ def named_entities(text: str, names: Sequence[str]) -> list[str]:
     return [name for _, name in sorted(found)]
 
 
-def engine_brief(question: str, names: Sequence[str], limit: int) -> ResearchBrief:
-    entities = named_entities(question, names)[:limit]
+def engine_brief(question: str, entities: Sequence[str], limit: int) -> ResearchBrief:
+    entities = list(dict.fromkeys(entities))[:limit]
     if not entities:
         return ResearchBrief(
             objective=question, sub_questions=[SubQuestion(id="sq-1", question=question, queries=[question])]

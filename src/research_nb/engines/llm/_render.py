@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from pydantic import TypeAdapter
 
-from research_nb.engines._report import ReportInput, write_report
+from research_nb.engines._report import AnswerBlock, ReportInput, write_report
 from research_nb.engines.llm._usage import UsageRecord
 from research_nb.engines.llm._verify import Verdict
 from research_nb.models.research import Finding, ResearchReport, ResearchState
@@ -100,8 +100,10 @@ def render(
     findings: Sequence[Finding],
     *,
     summary: Sequence[Finding] | None = None,
+    answer: AnswerBlock | None = None,
     partial_note: str | None = None,
 ) -> ResearchReport:
+    """The report of `findings`, opened by `summary` (the model's) or by a composed, verified `answer`."""
     usage = UsageRecord.model_validate(state.metadata.get("usage") or {})
     notes = []
     if usage.budget_reached:
@@ -127,6 +129,7 @@ def render(
             engine="llm",
             partial_note=partial_note,
             summary=summary,
+            answer=answer,
             scope=f"Research with {usage.model or 'a model'} over {_join(places) or 'nothing'}",
             notes=notes,
             footer=[_usage_line(usage)] if usage.stages else [],

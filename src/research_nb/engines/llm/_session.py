@@ -262,6 +262,10 @@ class Session:
             sources, builtins=builtins, cache_dir=cache_dir, on_progress=self.ctx.log, on_warning=self.ctx.warn
         )
 
+    def corpus(self) -> Corpus | None:
+        """The run's local corpus (its files and built-in corpora), when it searches one."""
+        return next((s.corpus for s in self.searchers if isinstance(s, CorpusSearcher)), None)
+
     def entities(self) -> list[str]:
         """The names the run knows things by: its corpus's document titles, the subjects of the passages it
         retrieved ("Norway" of "Norway — Economy") and its sub-questions' entities."""

@@ -232,13 +232,13 @@ def _off_question(claim: str, cited: list[tuple[Passage, str]], context: ClaimCo
         if not context.attribute & known:
             return "does not answer its sub-question (none of the words of what it asks)"
         for _, quote in cited:
-            field = _data_field(quote)
+            field = data_field(quote)
             if field is not None and not context.attribute & (_field_heads(field) | set(terms(field[1]))):
                 return f"cites {field[0].strip()!r}, which is not what its sub-question asks"
     return None
 
 
-def _data_field(quote: str) -> tuple[str, str] | None:
+def data_field(quote: str) -> tuple[str, str] | None:
     """The (field, value) of a quote that is one `Field: value` data line."""
     lines = quote.strip().split("\n")
     match = FIELD_LINE.match(lines[0].strip()) if len(lines) == 1 else None
