@@ -381,21 +381,20 @@ def _yes_no(plan: QuestionPlan, documents: Sequence[str], retrieved: _Retrieved)
                 Quote(qualified, record.passage_id),
                 ".",
             )
-        else:
+        else:  # the deciding value is the whole list: what it holds, or what it does not
             relation = "lists" if found else "does not list"
-            statement = (f"{word}: ", *_whose(record)[:2], _field_quote(record, cite=True), f" {relation} {test}.")
-        return AnswerBlock((statement,), (_whole_value(record),))
+            statement = (
+                f"{word}: ",
+                *_whose(record),
+                f" {relation} {test}: ",
+                Quote(record.value, record.passage_id),
+                ".",
+            )
+        return AnswerBlock((statement,))
     holds = test.lower() in record.value.lower()
     yes = holds if plan.operation != "has" else not holds
     statement = ("Yes" if yes else "No", ": ", *_whose(record), ": ", Quote(record.value, record.passage_id), ".")
     return AnswerBlock((statement,), (_evidence(record),))
-
-
-def _whole_value(record: Record) -> EvidenceSection:
-    return EvidenceSection(
-        title=f"{record.document}: {record.field}",
-        lines=((*_whose(record), ": ", Quote(record.value, record.passage_id)),),
-    )
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
