@@ -70,8 +70,11 @@ def lookup(request_id: str) -> ResearchState:
 
 
 def start_run(request: ResearchRequest, *, user_id: str | None, session_id: str | None) -> ResearchState:
-    """Register the run (readable at once, its events buffered from the first) and start its task."""
-    state = workflow.prepare(request.query, options=request.options(), user_id=user_id, session_id=session_id)
+    """Register the run (readable at once, its events buffered from the first) and start its task. The options
+    were checked off the loop already (`check_engine_options`), so `prepare` does not check them again on it."""
+    state = workflow.prepare(
+        request.query, options=request.options(), user_id=user_id, session_id=session_id, defer_checks=True
+    )
     task_manager.start(state.request_id, _drive(state, request.api_keys), metadata=_metadata(state))
     return state
 
