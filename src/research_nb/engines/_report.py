@@ -28,6 +28,11 @@ from research_nb.models.research import (
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")
 
 
+def document_title(passage_title: str) -> str:
+    """'Norway' of 'Norway — Economy': the document a passage title names (see `sources._segment.passage_title`)."""
+    return passage_title.split(" — ")[0]
+
+
 def escape(text: str, *, line_start: bool = True) -> str:
     """Markdown-escape text from a source so it renders literally (no links, HTML, emphasis or table breaks).
     Text that may open a line must not read as a heading or list marker either; a table cell cannot."""
@@ -218,7 +223,7 @@ def write_report(data: ReportInput) -> ResearchReport:
         metadata=ReportMetadata(
             engine=data.engine,
             partial=data.partial_note is not None,
-            source_summary=sorted({r.title.split(" — ")[0] for r in references}),
+            source_summary=sorted({document_title(r.title) for r in references}),
             documents_searched=data.documents_searched,
             sources_cited=len({r.source_id for r in references}),
             unsupported_claims=data.unsupported_claims,
@@ -255,7 +260,7 @@ def _introduction(state: ResearchState, data: ReportInput) -> str:
 
 def _conclusion(summary: Sequence[str], references: Sequence[Reference], data: ReportInput) -> str:
     """A conclusion of its own: the answer in one sentence, and what it rests on."""
-    documents = sorted({r.title.split(" — ")[0] for r in references})
+    documents = sorted({document_title(r.title) for r in references})
     if not summary:
         return "The searched documents do not answer this question; nothing was cited."
     named = ", ".join(documents[:5]) + (f" and {len(documents) - 5} more" if len(documents) > 5 else "")

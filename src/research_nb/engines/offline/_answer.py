@@ -8,10 +8,10 @@ that decides it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from research_nb.engines._report import AnswerBlock, EvidenceSection, Line, Quote
+from research_nb.engines._report import AnswerBlock, EvidenceSection, Line, Quote, document_title
 from research_nb.engines.offline._facts import GROUP_FIELDS, Record, records_of
 from research_nb.models.research import Passage, QuestionPlan
 
@@ -26,13 +26,14 @@ class _Retrieved:
     titles: dict[str, str]
 
     @classmethod
-    def of(cls, passages: Sequence[Passage], titles: Mapping[str, str]) -> _Retrieved:
+    def of(cls, passages: Sequence[Passage]) -> _Retrieved:
         by_document: dict[str, list[Record]] = {}
+        titles: dict[str, str] = {}
         for passage in passages:
-            title = titles.get(passage.document_id) or passage.title.split(" — ")[0]
+            title = titles.setdefault(passage.document_id, document_title(passage.title))
             records = records_of(passage.document_id, title, passage.id, passage.location.heading, passage.text)
             by_document.setdefault(passage.document_id, []).extend(records)
-        return cls(by_document, {d: titles.get(d, "") for d in by_document})
+        return cls(by_document, titles)
 
     def get(self, document_id: str, field: str, part: str | None) -> list[Record]:
         return [r for r in self.by_document.get(document_id, []) if r.field == field and r.part == part]
@@ -53,14 +54,12 @@ class _Retrieved:
         )
 
 
-def compose(
-    plan: QuestionPlan, documents: Sequence[str], passages: Sequence[Passage], titles: Mapping[str, str]
-) -> AnswerBlock | None:
+def compose(plan: QuestionPlan, documents: Sequence[str], passages: Sequence[Passage]) -> AnswerBlock | None:
     """The answer to `plan` from `passages`, or None when they do not hold what it needs (the report then falls
     back to quoting the best sentences). `documents`: the ids of the plan's entities, in its order."""
     if plan.attribute is None:
         return None
-    retrieved = _Retrieved.of(passages, titles)
+    retrieved = _Retrieved.of(passages)
     if plan.kind in ("fact", "numeric", "list"):
         return _single(plan, documents, retrieved)
     if plan.kind == "comparison":

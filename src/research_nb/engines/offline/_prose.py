@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from research_nb.engines._report import AnswerBlock, EvidenceSection, Line, Quote
+from research_nb.engines._report import AnswerBlock, EvidenceSection, Line, Quote, document_title
 from research_nb.engines._text import Sentence, sentences, terms, words
 from research_nb.engines.offline._plan import YESNO_OPENERS
 from research_nb.models.research import Passage
@@ -48,7 +48,7 @@ def yes_no_answer(
     statement: list[str | Quote] = ["Yes: " if yes else "No: "]
     lines: list[Line] = []
     for n, (passage, sentence, _) in enumerate(evidence):
-        title = passage.title.split(" — ")[0]
+        title = document_title(passage.title)
         pair: Line = (Quote(title, passage.id, cite=False), " — ", Quote(sentence.text, passage.id))
         statement += [*("; " if n else ""), *pair]
         lines.append(pair)

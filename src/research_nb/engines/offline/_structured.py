@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from research_nb.core.protocols import StageContext
-from research_nb.engines._report import AnswerBlock, EvidenceSection, Line, Quote, plain
+from research_nb.engines._report import AnswerBlock, EvidenceSection, Line, Quote, document_title, plain
 from research_nb.engines.offline._answer import compose
 from research_nb.engines.offline._facts import GROUP_FIELDS, Record, lower_first
 from research_nb.engines.offline._knowledge import Knowledge
@@ -71,8 +71,7 @@ def lookup(ctx: StageContext, corpus: Corpus, knowledge: Knowledge, plan: Questi
             facts = knowledge.facts.documents[document_id]
             records = [*facts.get(field, part)[:1], *(r for r in facts.records if r.field in GROUP_FIELDS)]
             passages += _passages(corpus, records)
-        found_any = _record(ctx, corpus, passages, sub)
-        return found_any
+        return _record(ctx, corpus, passages, sub)
     for sub, document_id in zip(brief.sub_questions, documents_of(plan, knowledge), strict=False):
         ctx.progress(sub, "searching")
         facts = knowledge.facts.documents[document_id]
@@ -107,7 +106,7 @@ def answer_of(state: ResearchState, knowledge: Knowledge, findings: Sequence[Fin
         return _parts_answer(state, knowledge, plan, state.brief, findings)
     if plan.kind not in STRUCTURED:  # a yes/no question about named things is answered from their prose
         return yes_no_answer(state.user_query, plan.entities, documents_of(plan, knowledge), state.passages)
-    return compose(plan, documents_of(plan, knowledge), state.passages, _titles(state.passages))
+    return compose(plan, documents_of(plan, knowledge), state.passages)
 
 
 def _parts_answer(
@@ -120,11 +119,7 @@ def _parts_answer(
     composed = False
     for sub, part in zip(brief.sub_questions, _part_plans(plan, knowledge), strict=False):
         passages = [p for p in state.passages if sub.id in p.sub_question_ids]
-        block = (
-            compose(part, documents_of(part, knowledge), passages, _titles(passages))
-            if part.kind in STRUCTURED
-            else None
-        )
+        block = compose(part, documents_of(part, knowledge), passages) if part.kind in STRUCTURED else None
         if block is not None:
             composed = True
             statements += block.statements
@@ -145,15 +140,11 @@ def _whose_sentence(state: ResearchState, finding: Finding) -> Line:
     sentence = Quote(finding.text, finding.passage_ids[0])
     if passage is None:
         return (sentence,)
-    return (Quote(passage.title.split(" — ")[0], passage.id, cite=False), ": ", sentence)
+    return (Quote(document_title(passage.title), passage.id, cite=False), ": ", sentence)
 
 
 def _part_plans(plan: QuestionPlan, knowledge: Knowledge) -> list[QuestionPlan]:
     return plan_parts(plan, knowledge.titles, knowledge.facts, knowledge.vocabulary)
-
-
-def _titles(passages: Sequence[Passage]) -> dict[str, str]:
-    return {p.document_id: p.title.split(" — ")[0] for p in passages}
 
 
 def undecided_note(state: ResearchState) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from research_nb.engines._report import document_title
 from research_nb.engines._text import terms, words
 from research_nb.models.research import Finding, ResearchState
 
@@ -38,21 +39,28 @@ def _covering(state: ResearchState, findings: Sequence[Finding], question: str, 
     that the sentences before it did not say (a multi-hop question's words are split between two documents:
     the second sentence should be the one about the other half). One sentence per document while others are left."""
     asked = set(terms(question))
-    # A sentence says its document's subject too ("He starred in ..." in the document "Mos Def").
-    said = {id(f): (set(terms(f.text)) | set(terms(_title(state, f)))) & asked for f in findings}
+    document: dict[int, str] = {}
+    said: dict[int, set[str]] = {}
+    for finding in findings:
+        passage = state.passage(finding.passage_ids[0])
+        document[id(finding)] = passage.document_id if passage else finding.passage_ids[0]
+        # A sentence says its document's subject too ("He starred in ..." in the document "Mos Def").
+        subject = document_title(passage.title) if passage else ""
+        said[id(finding)] = (set(terms(finding.text)) | set(terms(subject))) & asked
+    score = {id(f): _score(f, question) for f in findings}
     counts = {t: sum(t in ts for ts in said.values()) for t in asked}
     total = sum(1.0 / (1 + c) for c in counts.values()) or 1.0
     weights = {t: 1.0 / (1 + c) / total for t, c in counts.items()}  # a word few sentences say counts more
     chosen: list[Finding] = []
     uncovered = set(asked)
     while len(chosen) < count:
-        documents = {_document(state, f) for f in chosen}
+        documents = {document[id(f)] for f in chosen}
         left = [f for f in findings if f not in chosen]
-        fresh = [f for f in left if _document(state, f) not in documents] or left
+        fresh = [f for f in left if document[id(f)] not in documents] or left
         if not fresh:
             break
         # max() keeps the first of equals, and `findings` come in a fixed order: the choice is deterministic.
-        best = max(fresh, key=lambda f: _score(f, question) + _COVER_WEIGHT * _gain(said[id(f)] & uncovered, weights))
+        best = max(fresh, key=lambda f: score[id(f)] + _COVER_WEIGHT * _gain(said[id(f)] & uncovered, weights))
         chosen.append(best)
         uncovered -= said[id(best)]
     return chosen
@@ -79,13 +87,3 @@ def _holds_answer(sentence: str, question: str) -> bool:
         names = [m.group(0) for m in _NAME.finditer(sentence) if m.start() > 0]  # not the sentence's first word
         return any(name.lower() not in known for name in names)
     return False
-
-
-def _title(state: ResearchState, finding: Finding) -> str:
-    passage = state.passage(finding.passage_ids[0])
-    return passage.title.split(" — ")[0] if passage else ""
-
-
-def _document(state: ResearchState, finding: Finding) -> str:
-    passage = state.passage(finding.passage_ids[0])
-    return passage.document_id if passage else finding.passage_ids[0]
