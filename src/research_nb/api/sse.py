@@ -23,7 +23,7 @@ import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from research_nb.api.settings import ServerSettings
-from research_nb.api.wire import fit_clarification, shorten, wire_report
+from research_nb.api.wire import fit_clarification, wire_report
 from research_nb.core.events import (
     ClarificationRequested,
     ErrorRaised,
@@ -37,7 +37,7 @@ from research_nb.core.events import (
     StageStarted,
     WarningRaised,
 )
-from research_nb.models.research import ResearchStage, ResearchState
+from research_nb.models.research import ResearchStage, ResearchState, shorten
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from importlib.metadata import version
 
 from research_nb.models.api_models import CitationAudit, WireMetadata, WireReport, WireSection, WireSource
 from research_nb.models.clarification import ClarificationChoice, ClarificationQuestion, ClarificationRequest
-from research_nb.models.research import Reference, ReportSection, ResearchReport, ResearchStage, ResearchState
+from research_nb.models.research import Reference, ReportSection, ResearchReport, ResearchStage, ResearchState, shorten
 
 #: The old clients' limits on clarifying questions (http-contract.md).
 MAX_QUESTIONS = 10
@@ -24,20 +24,8 @@ MAX_CONTEXT_CHARS = 1000
 MAX_CHOICES = 20
 MAX_CHOICE_CHARS = 200
 
-_ELLIPSIS = "…"
 _BLANK_QUESTION = "Please say more about your question."
 _PARTIAL_BECAUSE = {ResearchStage.CANCELLED: "cancelled", ResearchStage.FAILED: "failed"}
-
-
-def shorten(text: str, limit: int) -> str:
-    """`text` if it fits in `limit` characters, else its start cut at a word boundary and an ellipsis."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - len(_ELLIPSIS)]
-    word_end = cut.rfind(" ")
-    if word_end > limit // 2:  # cut between words, unless that loses most of the room (one very long word)
-        cut = cut[:word_end]
-    return cut.rstrip() + _ELLIPSIS
 
 
 # -- clarifying questions ------------------------------------------------------------------------------------

@@ -28,6 +28,20 @@ def new_request_id() -> str:
 MAX_QUERY_CHARS = 5000
 
 
+_ELLIPSIS = "…"
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` if it fits in `limit` characters, else its start cut at a word boundary and an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - len(_ELLIPSIS)]
+    word_end = cut.rfind(" ")
+    if word_end > limit // 2:  # cut between words, unless that loses most of the room (one very long word)
+        cut = cut[:word_end]
+    return cut.rstrip() + _ELLIPSIS
+
+
 def storable_text(text: str, what: str = "the research question") -> str:
     """`text` unchanged if it can be saved and sent: no NUL character and nothing that cannot be encoded as UTF-8
     (a lone surrogate, e.g. from a mis-decoded file name or a broken paste). Raises `ValueError` naming where."""

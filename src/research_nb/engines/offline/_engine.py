@@ -1,8 +1,11 @@
 """The offline engine: research with no keys and no network, deterministically.
 
 - clarify: a question too vague to research (one generic word) gets one or two concrete questions;
-- brief: a comparison ("A and B", "A vs B") becomes one sub-question per entity; other questions keep their
-  own wording plus one focused query per named entity;
+- brief: the question is read into a plan (`_plan`); one the corpus's records decide (a fact, a figure, a
+  ranking, a trend, a yes/no test) gets sub-questions from its plan and is retrieved and answered from those
+  records (`_structured`); a multi-part one gets a sub-question per clause; any other is split by the entities
+  it names: a comparison ("A and B", "A vs B") one sub-question per entity, other questions their own wording
+  plus one focused query per named entity;
 - research: the queries run concurrently (bounded), then entities that the best passages name — and that the
   corpus has a document for — become follow-up queries, for `max_hops` rounds (multi-hop);
   for a comparison, a data field found for one entity is looked up for the others, so the table lines up;
@@ -46,6 +49,7 @@ from research_nb.models.research import (
     ResearchReport,
     ResearchState,
     SubQuestion,
+    shorten,
 )
 from research_nb.sources.corpus import Corpus
 
@@ -55,7 +59,7 @@ _LINKING_PASSAGES = 3
 _TABLE_ROWS = 8
 _SECTION_FIELDS = 16
 _NAMED_SEARCH_DEPTH = 5  # how much deeper to search for a named document's own passages
-_CACHED_TITLE_INDEXES = 8
+_CACHED_CORPORA = 8
 _QUOTED_QUERY_CHARS = 200  # a clarifying question quotes at most this much of the query (clients cap at 500)
 
 _Search = Callable[..., Coroutine[Any, Any, list[Passage]]]
@@ -79,7 +83,7 @@ class OfflineEngine:
         _, knowledge = await self._open(ctx)
         if not analyse(question_of(ctx.state), knowledge.titles).vague:
             return None
-        query = _shorten(ctx.state.user_query, _QUOTED_QUERY_CHARS)  # never the whole of a long query
+        query = shorten(" ".join(ctx.state.user_query.split()), _QUOTED_QUERY_CHARS)  # never a long query whole
         return ClarificationRequest(
             context=f"“{query}” is too broad to research well.",
             questions=[
@@ -196,7 +200,7 @@ class OfflineEngine:
         if cached is None or cached[0] is not corpus:
             knowledge = await ctx.run_blocking(Knowledge.of, corpus)
             cached = self._knowledge[id(corpus)] = (corpus, knowledge)
-            while len(self._knowledge) > _CACHED_TITLE_INDEXES:
+            while len(self._knowledge) > _CACHED_CORPORA:
                 self._knowledge.pop(next(iter(self._knowledge)))
         return cached
 
@@ -271,11 +275,6 @@ def _brief(question: str, knowledge: Knowledge) -> ResearchBrief:
         return ResearchBrief(objective=question, sub_questions=subs, plan=plan)
     brief = make_brief(analyse(question, knowledge.titles))
     return brief.model_copy(update={"plan": plan})
-
-
-def _shorten(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 def _builtins(options: ResearchOptions) -> tuple[str, ...]:
