@@ -69,8 +69,9 @@ def _best_sentence(passages: Sequence[Passage], asked: Sequence[str]) -> tuple[P
 
 
 def _descriptors(passage: Passage, sentence: Sentence, named: set[str]) -> set[str]:
-    """Capitalised words a sentence uses beside the names ("American", "English"): what 'the same' compares."""
-    first = sentences(passage.text)[0] if sentences(passage.text) else sentence
+    """Capitalised words the document's first sentence (else `sentence`) uses beside the names ("American",
+    "English"): what 'the same' compares."""
+    first = next(iter(sentences(passage.text)), sentence)
     tokens = first.text.split()
     return {
         w.strip(",.;:()\"'").lower()
