@@ -80,6 +80,22 @@ class LogMessage(_Event):
     message: str
 
 
+class IndexingProgress(_Event):
+    """A corpus is being read and indexed before the run can search it (a cold start, a new folder).
+
+    Sent as files are read and once more, not routine, with `finished` set when the index is ready.
+    """
+
+    type: Literal["indexing"] = "indexing"
+    routine: bool = Field(True, exclude=True)
+    corpus: str = Field(description="What is being indexed, in words: 'the World Factbook', '~/papers'")
+    files_done: int = 0
+    files_total: int = 0
+    passages: int = 0
+    seconds_left: float | None = Field(None, description="Estimated from the rate so far; None until known")
+    finished: bool = False
+
+
 class WarningRaised(_Event):
     type: Literal["warning"] = "warning"
     message: str
@@ -133,6 +149,7 @@ ResearchEvent = Annotated[
     | SubQuestionProgress
     | SourceFound
     | LogMessage
+    | IndexingProgress
     | WarningRaised
     | ErrorRaised
     | ClarificationRequested
