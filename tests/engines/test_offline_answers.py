@@ -226,3 +226,26 @@ async def test_a_yes_no_question_about_a_trend_answers_with_the_movement(factboo
     first, last = (figure(by_year[y]) for y in (min(by_year), max(by_year)))
     state = await run(f"Has Italy's unemployment rate fallen since {min(by_year)}?")
     assert unescape(answer_of(state)).startswith("Yes." if last < first else "No.")
+
+
+async def test_a_bridge_question_is_answered_from_the_document_it_leads_to() -> None:
+    # The architect's document holds two years; the Answer quotes the one said of what is asked ("born"), not
+    # the one in the sentence that shares most words with the question.
+    state = await run(
+        "In what year was the architect who designed the Harbour Library born?",
+        sources=[str(FIXTURES / "bridge")],
+        corpora=[],
+    )
+    answer = answer_of(state)
+    line = next(line for line in answer.splitlines() if "1961" in line)
+    assert "1988" not in answer
+    number = int(re.findall(r"\[(\d+)\]", line)[-1])
+    assert state.report is not None
+    cited = next(r for r in state.report.references if r.number == number)
+    assert cited.title == "Marta Lind"
+
+
+async def test_an_answer_line_names_its_subject_as_the_passage_introduces_it() -> None:
+    state = await run("Who designed the Harbour Library?", sources=[str(FIXTURES / "bridge")], corpora=[])
+    # "Marta Elisabet Lind is a Swedish architect ..." opens the document titled "Marta Lind"
+    assert "**Marta Elisabet Lind:**" in answer_of(state)

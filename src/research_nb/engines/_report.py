@@ -187,8 +187,10 @@ def write_report(data: ReportInput) -> ResearchReport:
         lines += ["## At a glance", "", *table, ""]
         sections.append(ReportSection(title="At a glance", content="\n".join(table), citations=table_citations))
 
+    in_summary = {(f.text, f.passage_ids[0]) for f in key}
     for sq in brief_subs:
-        findings = [f for f in by_sub.get(sq.id, []) if f not in key]  # the summary is not repeated below
+        # the summary is not repeated below (its sentences may be scored apart from the findings: compare quotes)
+        findings = [f for f in by_sub.get(sq.id, []) if (f.text, f.passage_ids[0]) not in in_summary]
         if not findings:
             continue
         title = sq.entity or ("Findings" if len(brief_subs) == 1 else sq.question)

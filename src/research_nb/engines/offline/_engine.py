@@ -39,7 +39,7 @@ from research_nb.engines.offline._structured import (
     structured_brief,
     undecided_note,
 )
-from research_nb.engines.offline._summary import answer_sentences
+from research_nb.engines.offline._summary import answer_sentences, subject_name
 from research_nb.models.clarification import ClarificationChoice, ClarificationQuestion, ClarificationRequest
 from research_nb.models.research import (
     Finding,
@@ -382,6 +382,7 @@ def _report(
     state: ResearchState, findings: Sequence[Finding], partial_note: str | None, answer: AnswerBlock | None = None
 ) -> ResearchReport:
     columns, rows = ((), []) if answer is not None else _table(state)
+    summary = None if answer is not None else answer_sentences(state, findings)
     searched = state.metadata.get("documents_searched")
     return write_report(
         ReportInput(
@@ -392,9 +393,9 @@ def _report(
             documents_searched=searched if isinstance(searched, int) else 0,
             partial_note=partial_note,
             answer=answer,
-            summary=None if answer is not None else answer_sentences(state, findings),
+            summary=summary,
             summary_title="Answer",
-            labels=_labels(state, findings),
+            labels=_labels(state, [*findings, *(summary or [])]),
             answer_note=None if answer is not None else undecided_note(state),
         )
     )
@@ -402,11 +403,12 @@ def _report(
 
 def _labels(state: ResearchState, findings: Sequence[Finding]) -> dict[str, str]:
     """Whose each finding is, by its document's title: a bare "Unemployment rate: 2.6%" or "He is ..." names its
-    subject this way (in a comparison too: a sentence found for one entity may come from another's document)."""
+    subject this way (in a comparison too: a sentence found for one entity may come from another's document),
+    or by the fuller name its passage gives that subject."""
     titles = {s.id: s.title for s in state.sources}
     labels = {}
     for finding in findings:
         passage = state.passage(finding.passage_ids[0])
         if passage is not None and passage.document_id in titles:
-            labels[finding.text] = titles[passage.document_id]
+            labels[finding.text] = subject_name(passage, titles[passage.document_id])
     return labels

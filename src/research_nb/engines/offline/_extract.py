@@ -44,18 +44,33 @@ def select_findings(
     """The best `limit` sentences of `passages` (ranked best first) for `sub_question`, in reading order.
     `document_titles` (document id -> title) lets a sentence count its document's subject as said; with `named`
     documents (the ones the question names), other documents are quoted only where they share its words."""
-    document_titles = document_titles or {}
-    query_terms = Counter(terms(" ".join([sub_question.question, *sub_question.queries])))
-    if sub_question.entity:
-        for term in terms(sub_question.entity):
-            query_terms.pop(term, None)  # the entity's own name says nothing about relevance inside its documents
-    candidates = _candidates(passages, query_terms, document_titles, named)
+    query_terms = _query_terms(sub_question)
+    candidates = _candidates(passages, query_terms, document_titles or {}, named)
     chosen = _mmr(candidates, limit, seeds=_best_of_top_documents(candidates, _SEED_DOCUMENTS), asked=set(query_terms))
     chosen.sort(key=lambda c: (_document_order(c, passages), c.passage.location.start or 0, c.sentence.start))
     return [
         Finding(sub_question_id=sub_question.id, text=c.sentence.text, passage_ids=[c.passage.id], score=c.score)
         for c in chosen
     ]
+
+
+def scored_sentences(
+    sub_question: SubQuestion, passages: Sequence[Passage], document_titles: Mapping[str, str] | None = None
+) -> list[Finding]:
+    """Every usable sentence of `passages` (ranked best first), scored as `select_findings` scores them: the
+    Answer reads past the chosen findings, for the sentence that holds what the question asks."""
+    return [
+        Finding(sub_question_id=sub_question.id, text=c.sentence.text, passage_ids=[c.passage.id], score=c.score)
+        for c in _candidates(passages, _query_terms(sub_question), document_titles or {}, ())
+    ]
+
+
+def _query_terms(sub_question: SubQuestion) -> Counter[str]:
+    query_terms = Counter(terms(" ".join([sub_question.question, *sub_question.queries])))
+    if sub_question.entity:
+        for term in terms(sub_question.entity):
+            query_terms.pop(term, None)  # the entity's own name says nothing about relevance inside its documents
+    return query_terms
 
 
 def _candidates(
