@@ -42,6 +42,7 @@ process group) must not kill the worker; runs are cancelled through the pipe.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import itertools
 import logging
 import multiprocessing
@@ -52,7 +53,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -279,6 +280,8 @@ class WorkerPool:
             )
             # The child's copy of its end is the only one left: its death closes the pipe for our reader.
             worker = _Process(process, Connection(os.dup(ours.fileno())))
+        atexit.unregister(self.shutdown)  # once: a script or CLI that ends stops its worker (which would also go on
+        atexit.register(self.shutdown)  # its pipe's EOF, a moment later)
         threading.Thread(target=self._read, args=(worker,), name="research-nb-worker-reader", daemon=True).start()
         logger.info("research worker started (pid %s)", process.pid)
         return worker
@@ -350,18 +353,33 @@ class _ForwardingBus:
 
 
 class _WorkerContext(StageContext):
-    """A stage's context in the worker: events go to the awaiting process, and so do the passages recorded."""
+    """A stage's context in the worker: events go to the awaiting process, and so do the passages recorded, ahead
+    of their `SourceFound` events (as in one process, a source's passages are in the state before it is announced).
+    """
 
     def __init__(self, server: _Server, job: int, state: ResearchState, api_keys: APIKeys | None) -> None:
         super().__init__(state, _ForwardingBus(server, job), api_keys)
         self._server, self._job = server, job
+        self._held: list[ResearchEvent] | None = None
+
+    def emit(self, event: ResearchEvent) -> None:
+        if self._held is not None:
+            self._held.append(event)
+        else:
+            super().emit(event)
 
     def add_passages(
-        self, passages: Any, sub_question_id: str | None = None, sources: Any = ()
+        self, passages: Iterable[Passage], sub_question_id: str | None = None, sources: Iterable[Source] = ()
     ) -> list[Passage]:
         passages, sources = list(passages), list(sources)
-        new = super().add_passages(passages, sub_question_id, sources)
+        self._held = []
+        try:
+            new = super().add_passages(passages, sub_question_id, sources)
+        finally:
+            held, self._held = self._held, None
         self._server.send(Recorded(self._job, passages, sub_question_id, sources))
+        for event in held:
+            super().emit(event)
         return new
 
 
