@@ -74,7 +74,7 @@ _QUOTED_QUERY_CHARS = 200  # a clarifying question quotes at most this much of t
 
 #: A run over only the user's own files, fewer bytes than this in all, runs in the awaiting process: below it a
 #: worker process costs more than it saves (docs/workers.md: the crossover measured by bench/workers.py).
-IN_PROCESS_BELOW_BYTES = 256 * 1024
+IN_PROCESS_BELOW_BYTES = 64 * 1024
 _PLACEMENTS_KEPT = 64
 
 _Search = Callable[..., Coroutine[Any, Any, list[Passage]]]
