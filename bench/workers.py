@@ -31,13 +31,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, median, print_table, write_results  # noqa: E402
-from _corpus_folder import write_folder  # noqa: E402
-
-from research_nb.core.workers import workers  # noqa: E402
-from research_nb.core.workflow import ResearchWorkflow  # noqa: E402
-from research_nb.engines.offline import OfflineEngine  # noqa: E402
-from research_nb.models.research import ResearchOptions  # noqa: E402
+from _common import ROOT, median, print_table, write_results
+from _corpus_folder import write_folder
+from research_nb.core.workers import workers
+from research_nb.core.workflow import ResearchWorkflow
+from research_nb.engines.offline import OfflineEngine
+from research_nb.models.research import ResearchOptions
 
 QUESTION = "What is the economy of Norway like?"
 SIZES_KB = (64, 256, 1024, 4096)

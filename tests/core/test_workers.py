@@ -64,7 +64,9 @@ async def test_events_arrive_in_order_and_the_state_comes_back(pool: WorkerPool)
     assert await pool.call(SCRIPTED, "research", ctx) == "researched"
     await asyncio.wait_for(follower, 10)
 
-    kinds = [(type(e).__name__, getattr(e, "message", getattr(e, "status", getattr(e, "source_id", "")))) for e in events]
+    kinds = [
+        (type(e).__name__, getattr(e, "message", getattr(e, "status", getattr(e, "source_id", "")))) for e in events
+    ]
     assert kinds == [
         ("LogMessage", "first line"),
         ("SubQuestionProgress", "searching"),

@@ -43,11 +43,13 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import itertools
 import logging
 import multiprocessing
 import os
 import pickle
+import queue
 import signal
 import socket
 import subprocess
@@ -72,6 +74,7 @@ STAGE_FIELDS = ("clarification", "brief", "sources", "passages", "findings", "re
 
 #: `RESEARCH_NB_WORKERS=off` runs every stage in the awaiting process (in threads), as before workers existed.
 WORKERS_ENV = "RESEARCH_NB_WORKERS"
+_BATCH = 256  # messages handed to a loop in one callback at most
 _STOP_WAIT = 1.0  # seconds a worker gets to exit by itself at shutdown before it is killed
 
 
@@ -176,17 +179,26 @@ class _Job:
 
 @dataclass
 class _Process:
-    """One worker process, its pipe and the thread that reads it."""
+    """One worker process, its pipe, the thread that reads it and the one that writes to it."""
 
     process: subprocess.Popen[bytes]
     conn: Connection
     jobs: dict[int, _Job] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    outbox: queue.SimpleQueue[bytes | None] = field(default_factory=queue.SimpleQueue)
     alive: bool = True
 
     def send(self, message: Call | Cancel | Stop) -> None:
-        with self.lock:
-            self.conn.send(message)
+        """Pickled here (a snapshot of the state as it is now), written by the writer thread: the loop never
+        waits for the pipe, which is full whenever the worker is busy reading an earlier message."""
+        self.outbox.put(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+
+    def write(self) -> None:
+        while (data := self.outbox.get()) is not None:
+            try:
+                self.conn.send_bytes(data)
+            except OSError:
+                return  # the worker is gone; the reader sees its pipe close and fails its stages
 
 
 class WorkerPool:
@@ -224,18 +236,14 @@ class WorkerPool:
         job = _Job(loop, ctx, loop.create_future(), worker)
         with worker.lock:
             worker.jobs[job_id] = job
+            if not worker.alive:  # it died since `_worker()` returned it, and its stages were failed already
+                job.fail(WorkerDiedError("the research worker process stopped before it got this stage; try again"))
         try:
-            try:
-                worker.send(Call(job_id, recipe, method, ctx.state, ctx.api_keys))
-            except (OSError, ValueError):  # the pipe broke: the worker died before it read the call
-                self._died(worker)
+            worker.send(Call(job_id, recipe, method, ctx.state, ctx.api_keys))
             return await job.future
         except asyncio.CancelledError:
             if worker.alive:
-                try:
-                    worker.send(Cancel(job_id))
-                except (OSError, ValueError):
-                    pass  # it died meanwhile: nothing runs there any more
+                worker.send(Cancel(job_id))
             raise
         finally:
             with worker.lock:
@@ -249,10 +257,8 @@ class WorkerPool:
         if current is None:
             return
         current.alive = False
-        try:
-            current.send(Stop())
-        except (OSError, ValueError):
-            pass  # already gone
+        current.send(Stop())
+        current.outbox.put(None)
         try:
             current.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -283,20 +289,31 @@ class WorkerPool:
         atexit.unregister(self.shutdown)  # once: a script or CLI that ends stops its worker (which would also go on
         atexit.register(self.shutdown)  # its pipe's EOF, a moment later)
         threading.Thread(target=self._read, args=(worker,), name="research-nb-worker-reader", daemon=True).start()
+        threading.Thread(target=worker.write, name="research-nb-worker-writer", daemon=True).start()
         logger.info("research worker started (pid %s)", process.pid)
         return worker
 
     def _read(self, worker: _Process) -> None:
+        """Hand what the worker sends to the runs' loops: whatever has arrived, in one callback per loop (one
+        wake-up of the loop for a burst of events, not one per event)."""
         while True:
             try:
-                message: _FromWorker = worker.conn.recv()
+                batch: list[_FromWorker] = [worker.conn.recv()]
+                while len(batch) < _BATCH and worker.conn.poll():
+                    batch.append(worker.conn.recv())
             except (EOFError, OSError):
                 break
+            per_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, _FromWorker]]] = {}
             with worker.lock:
-                job = worker.jobs.get(message.job)
-            if job is not None:
-                _post(job, job.deliver, message)
+                for message in batch:
+                    job = worker.jobs.get(message.job)
+                    if job is not None:
+                        per_loop.setdefault(job.loop, []).append((job, message))
+            for loop, deliveries in per_loop.items():
+                with contextlib.suppress(RuntimeError):  # the loop is closed: nobody awaits those stages
+                    loop.call_soon_threadsafe(_deliver, deliveries)
         self._died(worker)
+        worker.outbox.put(None)
         worker.conn.close()
 
     def _died(self, worker: _Process) -> None:
@@ -320,11 +337,14 @@ class WorkerPool:
             _post(job, job.fail, error)
 
 
+def _deliver(deliveries: list[tuple[_Job, _FromWorker]]) -> None:
+    for job, message in deliveries:
+        job.deliver(message)
+
+
 def _post(job: _Job, fn: Callable[..., None], *args: object) -> None:
-    try:
+    with contextlib.suppress(RuntimeError):  # the run's loop is closed: nobody awaits the stage any more
         job.loop.call_soon_threadsafe(fn, *args)
-    except RuntimeError:
-        pass  # the run's loop is closed: nobody awaits the stage any more
 
 
 def _exit_description(code: int | None) -> str:
