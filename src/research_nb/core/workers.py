@@ -74,6 +74,9 @@ STAGE_FIELDS = ("clarification", "brief", "sources", "passages", "findings", "re
 
 #: `RESEARCH_NB_WORKERS=off` runs every stage in the awaiting process (in threads), as before workers existed.
 WORKERS_ENV = "RESEARCH_NB_WORKERS"
+#: The worker's scheduling niceness: on a machine whose cores are all busy, the kernel (typing, widgets, Cancel)
+#: gets the CPU before background research does. Research slows only while something else wants the cores.
+WORKER_NICENESS = 10
 _BATCH = 256  # messages handed to a loop in one callback at most
 _STOP_WAIT = 1.0  # seconds a worker gets to exit by itself at shutdown before it is killed
 
@@ -153,7 +156,6 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     ctx: StageContext
     future: asyncio.Future[Any]
-    worker: _Process
 
     def deliver(self, message: _FromWorker) -> None:
         """Apply one message from the worker (on the run's loop, in the order the worker sent them)."""
@@ -233,7 +235,7 @@ class WorkerPool:
         loop = asyncio.get_running_loop()
         job_id = next(self._jobs)
         worker = self._worker()
-        job = _Job(loop, ctx, loop.create_future(), worker)
+        job = _Job(loop, ctx, loop.create_future())
         with worker.lock:
             worker.jobs[job_id] = job
             if not worker.alive:  # it died since `_worker()` returned it, and its stages were failed already
@@ -264,8 +266,10 @@ class WorkerPool:
         except subprocess.TimeoutExpired:
             current.process.kill()
             current.process.wait(timeout)
-        for job in list(current.jobs.values()):
-            job.loop.call_soon_threadsafe(job.fail, WorkerDiedError("the research worker was stopped (shutdown)"))
+        with current.lock:
+            jobs = list(current.jobs.values())
+        for job in jobs:
+            _post(job, job.fail, WorkerDiedError("the research worker was stopped (shutdown)"))
 
     # -- internals ----------------------------------------------------------------------------------------------
 
@@ -465,6 +469,7 @@ def _picklable(exc: Exception) -> BaseException:
 def serve(fd: int) -> None:
     """The worker process's entry point: `fd` is its end of the socket pair to the awaiting process."""
     conn = Connection(fd)
+    os.nice(WORKER_NICENESS)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a kernel interrupt reaches its process group; runs stop by Cancel
 
     async def main() -> None:

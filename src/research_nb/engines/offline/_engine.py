@@ -107,9 +107,13 @@ class OfflineEngine:
         self._in_worker = in_worker
         self._knowledge: dict[int, tuple[Corpus, Knowledge]] = {}
         self._placements: OrderedDict[tuple[tuple[str, ...], tuple[str, ...]], bool] = OrderedDict()
+        self._checked_builtins: set[tuple[str, ...]] = set()  # installed packages do not go away mid-process
 
     def check_options(self, options: ResearchOptions) -> None:
-        Corpus.check(options.sources, _builtins(options))
+        builtins = _builtins(options)
+        if options.sources or builtins not in self._checked_builtins:
+            Corpus.check(options.sources, builtins)  # reads the packages' metadata: once per set of built-ins
+            self._checked_builtins.add(builtins)
 
     # -- stages -------------------------------------------------------------------------------------------
 
