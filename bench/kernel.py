@@ -8,8 +8,14 @@ What is measured (each load level beside the idle baseline measured in the same 
   active. Two loads: "paced" runs, a simulated I/O-bound engine (each of 4 sub-questions awaits 50 ms per search,
   as for an LLM or web API, then reports a source and a log line) shown with their live widgets; and the offline
   engine researching the Factbook back to back (CPU-bound, in worker threads), without widgets.
+- execute round trip during a 100k-passage build: a run over a folder of about 100,000 passages of Factbook text
+  written out as Markdown (`_corpus_folder.py`: three copies of the Factbook, headings varied per copy), a fresh
+  copy of the folder (so a fresh index) per repetition; the round trips are sampled while the build runs.
+  Since issue 15 the offline engine's stages run in the research worker process (`research_nb.core.workers`);
+  `RESEARCH_NB_WORKERS=off` puts them back in the kernel's threads, and main's Python measures main's code.
 - cancel latency: from sending the widget's Cancel comm message (as the browser does) to receiving the widget's
-  state update that says "cancelled" (the run's final event, through the kernel and back).
+  state update that says "cancelled" (the run's final event, through the kernel and back); for paced runs, and for
+  offline runs cancelled while their worker indexes the 100k-passage folder.
 - widget messages per second during a run that emits thousands of events per second (coalescing at work), against
   the events the run emitted and JupyterLab's limit (about 1000 messages/s, beyond which it drops output).
 - shutdown: `shutdown_kernel(now=False)` with 5 runs in flight until the kernel process exited, and the hook's own
@@ -29,8 +35,10 @@ holds. Prints a Markdown table and writes bench/results/kernel.json (kernel-magi
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -44,6 +52,7 @@ sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests" / "notebook"), str(ROOT 
 from kernel_session import KernelSession, kernel_session  # noqa: E402
 
 from _common import median, p95, print_table, write_results  # noqa: E402
+from _corpus_folder import write_folder  # noqa: E402
 
 QUESTIONS = [
     "How do the economies of Norway and Sweden differ?",
@@ -178,6 +187,48 @@ def measure_round_trips(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+BUILD_COPIES = 3  # about 100,000 passages
+
+
+def measure_build(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    """Round trips while a run builds the index of a 100k-passage folder (beside idle, same kernel), and cancel
+    latency of offline runs during such a build."""
+    source = scratch / "factbook-x3"
+    write_folder(source, BUILD_COPIES)
+    found: dict[str, Any] = {"idle_ms": [], "median_ms": [], "p95_ms": [], "ratio": [], "still_building": []}
+    cancels: list[float] = []
+    with kernel_session(env={"RESEARCH_NB_CACHE_DIR": str(scratch / "cache")}) as kernel:
+        kernel.run("%load_ext research_nb\nimport research_nb")
+        kernel.run(f"await research_nb.research({QUESTIONS[1]!r}, widget=False)")  # worker (if any) started
+        round_trips(kernel, 20)
+        for rep in range(args.repeat):
+            folder = scratch / f"build-{rep}"
+            shutil.copytree(source, folder)
+            idle = round_trips(kernel, args.samples)
+            kernel.run(f"run = research_nb.research({QUESTIONS[1]!r}, sources=[{str(folder)!r}], widget=False)")
+            busy = round_trips(kernel, args.samples)
+            found["still_building"].append(kernel.eval("run.status") == "running")
+            kernel.run("run.cancel()\nawait run")
+            found["idle_ms"].append(median(idle) * 1000)
+            found["median_ms"].append(median(busy) * 1000)
+            found["p95_ms"].append(p95(busy) * 1000)
+            found["ratio"].append(median(busy) / median(idle))
+            print(f"build: repetition {rep + 1} of {args.repeat} done", file=sys.stderr)
+        folder = scratch / "build-cancel"
+        shutil.copytree(source, folder)
+        for _ in range(args.cancels):
+            shown = kernel.run(f"run = research_nb.research({QUESTIONS[1]!r}, sources=[{str(folder)!r}])\nrun")
+            widget = kernel.research_widget_id(shown)
+            round_trips(kernel, 5)  # the run is under way: reading and indexing files
+            began = time.perf_counter()
+            kernel.send_to_widget(widget, {"type": "cancel"})
+            kernel.wait_for_widget(widget, status="cancelled")
+            cancels.append((time.perf_counter() - began) * 1000)
+            kernel.run("await run")
+    found["cancel"] = {"samples": len(cancels), "median_ms": median(cancels), "p95_ms": p95(cancels)}
+    return found
+
+
 def measure_cancel(args: argparse.Namespace) -> dict[str, Any]:
     latencies = []
     with kernel_session() as kernel:
@@ -307,6 +358,50 @@ def magic_rows(magic: dict[str, Any], args: argparse.Namespace) -> list[list[obj
     return rows
 
 
+def round_trip_rows(trips: dict[str, Any], build: dict[str, Any]) -> list[list[object]]:
+    rows: list[list[object]] = []
+    for load, label in (("paced", "I/O-bound runs with widgets"), ("offline", "offline engine runs, back to back")):
+        for n in (1, 5):
+            rows.append(_trip_row(f"Execute round trip, {n} {label}", trips[f"{load}_{n}"]))
+    building = sum(build["still_building"])
+    rows.append(
+        _trip_row(
+            f"Execute round trip during a 100k-passage build (still building at the end: {building} of "
+            f"{len(build['still_building'])})",
+            build,
+        )
+    )
+    cancel = build["cancel"]
+    rows.append(
+        [
+            f"Cancel an offline run during the build: widget message -> 'cancelled' (n={cancel['samples']})",
+            f"median {cancel['median_ms']:.1f} ms, p95 {cancel['p95_ms']:.1f} ms",
+            "",
+            "yes" if cancel["p95_ms"] < 50 else "NO",
+        ]
+    )
+    return rows
+
+
+def _trip_row(label: str, entry: dict[str, Any]) -> list[object]:
+    ratio = median(entry["ratio"])
+    return [
+        label,
+        f"median {median(entry['median_ms']):.2f} ms, p95 {median(entry['p95_ms']):.2f} ms",
+        f"idle: median {median(entry['idle_ms']):.2f} ms ({ratio:.2f}x)",
+        "yes" if ratio <= 1.2 else "NO",
+    ]
+
+
+def _workers() -> str:
+    """Where the measured code runs the offline engine's stages."""
+    try:
+        import research_nb.core.workers  # noqa: F401
+    except ImportError:
+        return "kernel threads (code without workers)"
+    return "kernel threads (RESEARCH_NB_WORKERS=off)" if os.environ.get("RESEARCH_NB_WORKERS") else "worker process"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="repetitions of the round-trip and shutdown series")
@@ -316,7 +411,9 @@ def main() -> None:
     parser.add_argument("--folder-files", type=int, default=5000, help="files in the --sources folder (magic)")
     parser.add_argument("--long-line-kb", type=int, default=45, help="length of the long magic line (magic)")
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
-    parser.add_argument("--only", choices=["magic"], help="measure only the magic's return time")
+    parser.add_argument(
+        "--only", choices=["magic", "round-trips"], help="measure only the magic's return time, or only round trips"
+    )
     args = parser.parse_args()
     if args.quick:
         args.repeat, args.samples, args.cancels, args.chatty_seconds = 1, 10, 5, 2.0
@@ -327,25 +424,27 @@ def main() -> None:
         write_results("kernel-magic", {"python": platform.python_version(), "args": vars(args), "magic": magic})
         return
 
+    if args.only == "round-trips":
+        trips = measure_round_trips(args)
+        with tempfile.TemporaryDirectory() as scratch:
+            build = measure_build(args, Path(scratch))
+        print_table(["Measure", "Result", "Baseline (same run)", "Target met"], round_trip_rows(trips, build))
+        write_results(
+            "kernel-round-trips",
+            {"python": platform.python_version(), "workers": _workers(), "args": vars(args), "round_trips": trips}
+            | {"build": build},
+        )
+        return
+
     trips = measure_round_trips(args)
+    with tempfile.TemporaryDirectory() as scratch:
+        build = measure_build(args, Path(scratch))
     cancel = measure_cancel(args)
     rate = measure_widget_rate(args)
     shutdown = measure_shutdown(args)
     magic = measure_magic(args)
 
-    rows: list[list[object]] = []
-    for load, label in (("paced", "I/O-bound runs with widgets"), ("offline", "offline engine runs, back to back")):
-        for n in (1, 5):
-            entry = trips[f"{load}_{n}"]
-            ratio = median(entry["ratio"])
-            rows.append(
-                [
-                    f"Execute round trip, {n} {label}",
-                    f"median {median(entry['median_ms']):.2f} ms, p95 {median(entry['p95_ms']):.2f} ms",
-                    f"idle: median {median(entry['idle_ms']):.2f} ms ({ratio:.2f}x)",
-                    "yes" if ratio <= 1.2 else "NO",
-                ]
-            )
+    rows = round_trip_rows(trips, build)
     rows.append(
         [
             f"Cancel: widget comm message -> 'cancelled' update (n={cancel['samples']})",
@@ -377,7 +476,9 @@ def main() -> None:
         {
             "python": platform.python_version(),
             "args": vars(args),
+            "workers": _workers(),
             "round_trips": trips,
+            "build": build,
             "cancel": cancel,
             "widget_rate": rate,
             "shutdown": shutdown,

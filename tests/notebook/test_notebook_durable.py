@@ -169,7 +169,8 @@ print(os.getpid())
 def test_a_run_another_live_kernel_drives_is_shown_there_and_resumed_only_once_that_kernel_died(
     tmp_path: Path,
 ) -> None:
-    env = {"RESEARCH_NB_DATA_DIR": str(tmp_path / "data")}
+    # HOLD_RESEARCH patches the corpus in the kernel: the offline engine's stages must run there, not in a worker.
+    env = {"RESEARCH_NB_DATA_DIR": str(tmp_path / "data"), "RESEARCH_NB_WORKERS": "off"}
     store = RunStore(tmp_path / "data" / "runs")
     with kernel_session(env=env) as first, kernel_session(env=env) as second:
         first.run("%load_ext research_nb\nfrom research_nb import workflow")

@@ -39,6 +39,7 @@ from research_nb.api.sse import event_stream
 from research_nb.api.wire import fit_clarification, wire_report
 from research_nb.core.errors import InvalidStateError
 from research_nb.core.task_manager import SHUTDOWN_REASON, task_manager
+from research_nb.core.workers import workers
 from research_nb.core.workflow import DEFAULT_CANCEL_REASON, workflow
 from research_nb.models.api_models import (
     MAX_REQUEST_ID_CHARS,
@@ -70,6 +71,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # every other running task, then end the runs no task drives (paused for answers), all as cancelled.
     stopped = await task_manager.shutdown()
     idle = cancel_idle_runs(SHUTDOWN_REASON)
+    workers.shutdown()  # the research worker process: nothing awaits it any more
     logger.info(
         "research-nb API stopped: %d running and %d waiting research runs cancelled%s",
         stopped.cancelled,

@@ -52,8 +52,9 @@ class Backend(Protocol):
 
 
 class InProcessBackend:
-    """Runs at most `max_concurrency` researches at once on the running loop (the engines do their CPU work in
-    threads, so the loop and the widget stay live). Each run is saved to the workflow's store as it goes."""
+    """Runs at most `max_concurrency` researches at once on the running loop (the offline engine does its CPU work
+    in the research worker process, `research_nb.core.workers`, so the loop and the widget stay live). Each run
+    is saved to the workflow's store as it goes."""
 
     name = "in-process"
 

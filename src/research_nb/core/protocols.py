@@ -6,14 +6,13 @@ name through `research_nb.core.registry`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Literal, Protocol, TypeVar, runtime_checkable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from research_nb.core.blocking import run_blocking
 from research_nb.core.events import (
     LogMessage,
     ResearchEvent,
-    ResearchEventBus,
     SourceFound,
     SubQuestionProgress,
     UsageUpdated,
@@ -35,6 +34,12 @@ from research_nb.models.research import (
 T = TypeVar("T")
 
 
+class EventSink(Protocol):
+    """Where a stage's events go: the run's `ResearchEventBus`, or in a worker process the pipe to it."""
+
+    def emit(self, event: ResearchEvent) -> ResearchEvent: ...
+
+
 class StageContext:
     """An engine's view of the run: the state to fill in, the options, the keys, and progress reporting.
 
@@ -42,7 +47,7 @@ class StageContext:
     everything gathered so far for its partial report.
     """
 
-    def __init__(self, state: ResearchState, bus: ResearchEventBus, api_keys: APIKeys | None = None) -> None:
+    def __init__(self, state: ResearchState, bus: EventSink, api_keys: APIKeys | None = None) -> None:
         self.state = state
         self.api_keys = api_keys
         self._bus = bus
@@ -106,6 +111,24 @@ class StageContext:
         `sources` may describe the passages' documents (origin, attribution, URL); a document without one is
         recorded from its passage.
         """
+        return self._add_passages(passages, sub_question_id, sources, announce=True)
+
+    def apply_passages(
+        self, passages: Iterable[Passage], sub_question_id: str | None = None, sources: Iterable[Source] = ()
+    ) -> None:
+        """As `add_passages`, without events: for passages a worker process recorded (it sent their events)."""
+        self._add_passages(passages, sub_question_id, sources, announce=False)
+
+    def adopt(self, fields: Mapping[str, Any]) -> None:
+        """Take the state fields a stage filled in elsewhere (a worker process) as this run's own."""
+        for name, value in fields.items():
+            setattr(self.state, name, value)
+        self._passage_ids = {p.id for p in self.state.passages}
+        self._source_ids = {s.id for s in self.state.sources}
+
+    def _add_passages(
+        self, passages: Iterable[Passage], sub_question_id: str | None, sources: Iterable[Source], *, announce: bool
+    ) -> list[Passage]:
         known_sources = {s.id: s for s in sources}
         new: list[Passage] = []
         for passage in passages:
@@ -125,21 +148,23 @@ class StageContext:
                 )
                 self._source_ids.add(source.id)
                 self.state.sources.append(source)
-                self.emit(
-                    SourceFound(
-                        request_id=self.request_id,
-                        source_id=source.id,
-                        title=source.title,
-                        origin=source.origin,
-                        url=source.url,
-                        sub_question_id=sub_question_id,
+                if announce:
+                    self.emit(
+                        SourceFound(
+                            request_id=self.request_id,
+                            source_id=source.id,
+                            title=source.title,
+                            origin=source.origin,
+                            url=source.url,
+                            sub_question_id=sub_question_id,
+                        )
                     )
-                )
         return new
 
     async def run_blocking(self, fn: Callable[..., T], *args: object) -> T:
-        """Run CPU- or disk-bound work in a thread so the kernel's loop (and the Cancel button) stays live; the
-        thread stops at its next `check_stop()` once the run is cancelled (see `research_nb.core.blocking`)."""
+        """Run blocking work in a thread so the loop (and the Cancel button) stays live; the thread stops at its
+        next `check_stop()` once the run is cancelled (see `research_nb.core.blocking`). CPU-heavy stages belong
+        in a worker process (`research_nb.core.workers`): there this runs in a thread of the worker."""
         return await run_blocking(fn, *args)
 
 

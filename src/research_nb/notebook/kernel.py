@@ -6,8 +6,10 @@ does, so the loop is captured lazily, by the first run started from code running
 Shutdown: IPython has no shutdown event. On a shutdown or restart request ipykernel calls `do_shutdown` on its
 control thread, then stops the main loop; jupyter_client sends SIGTERM 2.5 s after the request. The hook wraps
 `do_shutdown` and cancels every running research task on the main loop (its state ends CANCELLED with reason
-"Cancelled by shutdown" and a partial report) within about a second. `atexit` is the fallback for a process that
-ends any other way with its loop stopped. Nothing can run on SIGKILL (`shutdown_kernel(now=True)`).
+"Cancelled by shutdown" and a partial report) within about a second, then stops the research worker process
+(`research_nb.core.workers`). `atexit` is the fallback for a process that ends any other way with its loop
+stopped. Nothing can run on SIGKILL (`shutdown_kernel(now=True)`) or SIGTERM: the worker then exits by itself
+when its pipe to the kernel closes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from research_nb.core.errors import UserInputError
 from research_nb.core.task_manager import SHUTDOWN_REASON, task_manager
+from research_nb.core.workers import workers
 from research_nb.core.workflow import workflow
 
 _kernel_loop: asyncio.AbstractEventLoop | None = None
@@ -87,10 +90,17 @@ class ShutdownHook:
     # -- running ------------------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Cancel the research running on the kernel's loop, from whichever thread and loop calls it."""
+        """Cancel the research running on the kernel's loop, from whichever thread and loop calls it; then stop
+        the research worker process."""
         if self._ran:
             return
         self._ran = True
+        try:
+            await self._cancel_runs()
+        finally:
+            workers.shutdown()  # after the runs: they no longer await it (a few ms; it exits on request)
+
+    async def _cancel_runs(self) -> None:
         loop = kernel_loop()
         if loop is None:
             return  # no run was ever started in this process

@@ -14,16 +14,25 @@
 
 The same inputs give a byte-identical report: searches are recorded in sub-question order and every ranking
 breaks ties on ids.
+
+Where it runs: each stage runs in the research worker process (`research_nb.core.workers`), which keeps the
+corpora open between runs, unless the run's inputs are small enough that a process costs more than it saves
+(only the user's own files, under `IN_PROCESS_BELOW_BYTES` in all): those run here, in threads. docs/workers.md
+has the measurement behind the threshold.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from research_nb.core.errors import UserInputError
 from research_nb.core.protocols import StageContext
+from research_nb.core.workers import Recipe, workers
 from research_nb.engines._fields import FieldValue, field_value, is_quantity
 from research_nb.engines._report import AnswerBlock, ReportInput, TableRow, write_report
 from research_nb.engines.offline._extract import FINDINGS_PER_SUB_QUESTION, select_findings
@@ -51,6 +60,7 @@ from research_nb.models.research import (
     SubQuestion,
     shorten,
 )
+from research_nb.sources._inputs import resolve_inputs
 from research_nb.sources.corpus import Corpus
 
 DEFAULT_CORPORA = ("factbook",)
@@ -62,7 +72,27 @@ _NAMED_SEARCH_DEPTH = 5  # how much deeper to search for a named document's own 
 _CACHED_CORPORA = 8
 _QUOTED_QUERY_CHARS = 200  # a clarifying question quotes at most this much of the query (clients cap at 500)
 
+#: A run over only the user's own files, fewer bytes than this in all, runs in the awaiting process: below it a
+#: worker process costs more than it saves (docs/workers.md: the crossover measured by bench/workers.py).
+IN_PROCESS_BELOW_BYTES = 64 * 1024
+_PLACEMENTS_KEPT = 64
+
 _Search = Callable[..., Coroutine[Any, Any, list[Passage]]]
+R = TypeVar("R")
+_Stage = Callable[["OfflineEngine", StageContext], Coroutine[Any, Any, R]]
+
+
+def _offloaded(stage: _Stage[R]) -> _Stage[R]:
+    """Run the stage in the research worker process when the run is worth one (`OfflineEngine._offload`)."""
+
+    @functools.wraps(stage)
+    async def run(self: OfflineEngine, ctx: StageContext) -> R:
+        if await self._offload(ctx):
+            result: R = await workers.call(Recipe(_worker_engine, (self._cache_dir,)), stage.__name__, ctx)
+            return result
+        return await stage(self, ctx)
+
+    return run
 
 
 class OfflineEngine:
@@ -70,15 +100,24 @@ class OfflineEngine:
 
     name = "offline"
 
-    def __init__(self, cache_dir: Path | None = None) -> None:
+    def __init__(self, cache_dir: Path | None = None, *, in_worker: bool | None = None) -> None:
+        """`in_worker`: run the stages in the research worker process (True), in this process's threads (False),
+        or by the size of each run's inputs (None, the default)."""
         self._cache_dir = cache_dir
+        self._in_worker = in_worker
         self._knowledge: dict[int, tuple[Corpus, Knowledge]] = {}
+        self._placements: OrderedDict[tuple[tuple[str, ...], tuple[str, ...]], bool] = OrderedDict()
+        self._checked_builtins: set[tuple[str, ...]] = set()  # installed packages do not go away mid-process
 
     def check_options(self, options: ResearchOptions) -> None:
-        Corpus.check(options.sources, _builtins(options))
+        builtins = _builtins(options)
+        if options.sources or builtins not in self._checked_builtins:
+            Corpus.check(options.sources, builtins)  # reads the packages' metadata: once per set of built-ins
+            self._checked_builtins.add(builtins)
 
     # -- stages -------------------------------------------------------------------------------------------
 
+    @_offloaded
     async def clarify(self, ctx: StageContext) -> ClarificationRequest | None:
         _, knowledge = await self._open(ctx)
         if not analyse(question_of(ctx.state), knowledge.titles).vague:
@@ -114,6 +153,7 @@ class OfflineEngine:
             ],
         )
 
+    @_offloaded
     async def brief(self, ctx: StageContext) -> ResearchBrief:
         _, knowledge = await self._open(ctx)
         brief = _brief(question_of(ctx.state), knowledge)
@@ -121,6 +161,7 @@ class OfflineEngine:
             ctx.log(f"read as: {brief.plan.describe()}")
         return brief
 
+    @_offloaded
     async def research(self, ctx: StageContext) -> None:
         corpus, knowledge = await self._open(ctx)
         titles = knowledge.titles
@@ -169,6 +210,7 @@ class OfflineEngine:
 
     # Extraction and writing are pure Python (milliseconds to tens of them): in a thread, the kernel's loop keeps
     # answering cells and Cancel clicks meanwhile, and a cancel lands at the await.
+    @_offloaded
     async def compress(self, ctx: StageContext) -> list[Finding]:
         _, knowledge = await self._open(ctx)
         brief = ctx.state.brief
@@ -178,6 +220,7 @@ class OfflineEngine:
                 return findings_of(answer, brief)
         return await ctx.run_blocking(_findings, ctx.state, _named_documents(ctx.state, knowledge.titles))
 
+    @_offloaded
     async def report(self, ctx: StageContext) -> ResearchReport:
         _, knowledge = await self._open(ctx)
         answer = answer_of(ctx.state, knowledge, ctx.state.findings)
@@ -191,6 +234,23 @@ class OfflineEngine:
         return _report(state, state.findings or _findings(state), partial_note=note)
 
     # -- helpers ------------------------------------------------------------------------------------------
+
+    async def _offload(self, ctx: StageContext) -> bool:
+        """Whether this run's stages go to the worker process: always for a built-in corpus (the Factbook alone
+        is 32,600 passages), for the user's files when they hold `IN_PROCESS_BELOW_BYTES` or more. Decided once
+        per combination of inputs (a stat of each file, off the loop)."""
+        if not workers.enabled or self._in_worker is False:
+            return False
+        if self._in_worker:
+            return True
+        options = ctx.options
+        key = (tuple(options.sources), _builtins(options))
+        placed = self._placements.get(key)
+        if placed is None:
+            placed = self._placements[key] = await asyncio.to_thread(_worth_a_process, *key)
+            while len(self._placements) > _PLACEMENTS_KEPT:
+                self._placements.popitem(last=False)
+        return placed
 
     async def _open(self, ctx: StageContext) -> tuple[Corpus, Knowledge]:
         """The run's corpus (opened in a thread: indexing must not block the loop) and what is known of it."""
@@ -262,6 +322,21 @@ class OfflineEngine:
             fields = [p for p in corpus.passages_of(document_id) if p.title == section and field_value(p)]
             if fields:
                 ctx.add_passages(fields[:_SECTION_FIELDS], sq.id, [s for s in [corpus.source(document_id)] if s])
+
+
+def _worker_engine(cache_dir: Path | None) -> OfflineEngine:
+    """The engine the worker process builds (once per cache folder) to run stages sent to it."""
+    return OfflineEngine(cache_dir, in_worker=False)
+
+
+def _worth_a_process(sources: tuple[str, ...], builtins: tuple[str, ...]) -> bool:
+    if builtins:
+        return True
+    try:
+        files = resolve_inputs(sources).files
+    except UserInputError:
+        return False  # the stage reports the bad path itself, here as anywhere
+    return sum(f.size for f in files) >= IN_PROCESS_BELOW_BYTES
 
 
 def _brief(question: str, knowledge: Knowledge) -> ResearchBrief:

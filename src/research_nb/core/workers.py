@@ -1,0 +1,484 @@
+"""A research worker process: engines run their CPU-heavy stages there, so the process that awaits them (a Jupyter
+kernel, the HTTP server, a batch driver) keeps its interpreter, and its lock, for itself.
+
+Why a process: Python threads share one interpreter lock, so index building or BM25 search in a thread of the
+kernel slows every message the kernel handles (an execute round trip was 6.4x idle with five offline runs).
+
+Why this mechanism: one dedicated child process, a fresh interpreter started with `subprocess` (``fork_exec``:
+nothing of the parent runs in the child before ``exec``), spoken to over a socket pair with
+`multiprocessing.connection.Connection` (length-prefixed pickles):
+- *fork* (multiprocessing's default on Linux before 3.14) copies a process that runs threads (ipykernel's control
+  and heartbeat threads, uvicorn's, ours) in whatever state their locks are: the child can deadlock on the first
+  lock a thread held at the fork.
+- multiprocessing's *spawn* starts a fresh interpreter too, but it re-runs the parent's ``__main__`` in the child:
+  a user's script without an ``if __name__ == "__main__":`` guard starts its research again there and fails
+  ("An attempt has been made to start a new process before the current process has finished its bootstrapping
+  phase"). A command line of our own imports nothing of the user's. *forkserver* has the same ``__main__``
+  preparation and leaves a second long-lived helper process to stop at shutdown.
+- `concurrent.futures.ProcessPoolExecutor` runs one call per process at a time and has no channel back for events
+  while the call runs nor a way to stop a running call; research needs both (log lines and sources found as they
+  happen, Cancel within 50 ms), and a dead worker breaks the whole executor for good.
+- One process serves every run of this process concurrently (its own event loop, CPU work in its threads), so a
+  corpus opened for one run stays open for the next: warm runs stay warm, and on two cores one worker plus the
+  awaiting process use the machine without fighting over it.
+
+The protocol (pickled dataclasses over the pipe; one reader thread on each side):
+- parent -> worker: `Call` (build the engine from its `Recipe` once, run one stage on a copy of the state),
+  `Cancel` (cancel that stage's task; its blocking threads stop at their next `check_stop()`) and `Stop`.
+- worker -> parent, in the order they happen: `Emitted` (an event: log line, source found, progress, indexing),
+  `Recorded` (passages the stage added, so a run cancelled mid-stage keeps them for its partial report), then
+  `Returned` (the stage's result and the state fields it filled in) or `Raised` (its exception).
+The parent applies each message on the event loop of the run that awaits it, so events reach the run's bus in
+order, and the state is written only from that loop.
+
+Cancelling: the awaiting task ends at once (the parent does not wait for the worker), and `Cancel` tells the
+worker to stop the stage. A worker that dies (killed, out of memory) ends every stage it was running with
+`WorkerDiedError` (the run ends FAILED with that one line, resumable); the next call starts a new worker. The
+worker exits by itself when its pipe closes: at `shutdown()`, and when the parent dies in any way (SIGTERM,
+SIGKILL), since the kernel then closes the pipe's end. It ignores SIGINT: interrupting a kernel (a signal to its
+process group) must not kill the worker; runs are cancelled through the pipe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import itertools
+import logging
+import multiprocessing
+import os
+import pickle
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from research_nb.core.errors import RunFailure
+from research_nb.core.events import ResearchEvent, WarningRaised
+from research_nb.core.protocols import StageContext
+from research_nb.models.api_models import APIKeys
+from research_nb.models.research import Passage, ResearchState, Source
+
+logger = logging.getLogger(__name__)
+
+#: The state fields a stage may fill in; the worker sends them back and the awaiting process adopts them. The
+#: lifecycle fields (stage, times, error) belong to the workflow and are never taken from the worker.
+STAGE_FIELDS = ("clarification", "brief", "sources", "passages", "findings", "report", "warnings", "metadata")
+
+#: `RESEARCH_NB_WORKERS=off` runs every stage in the awaiting process (in threads), as before workers existed.
+WORKERS_ENV = "RESEARCH_NB_WORKERS"
+#: The worker's scheduling niceness: on a machine whose cores are all busy, the kernel (typing, widgets, Cancel)
+#: gets the CPU before background research does. Research slows only while something else wants the cores.
+WORKER_NICENESS = 10
+_BATCH = 256  # messages handed to a loop in one callback at most
+_STOP_WAIT = 1.0  # seconds a worker gets to exit by itself at shutdown before it is killed
+
+
+class WorkerDiedError(RunFailure):
+    """The worker process running a stage stopped (killed, out of memory) before the stage finished."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How the worker builds an engine: `factory(*args)`, both picklable by reference (a module-level function
+    or class and plain values). The worker builds each recipe once and keeps the engine, with its open corpora."""
+
+    factory: Callable[..., Any]
+    args: tuple[Hashable, ...] = ()
+
+
+# -- the protocol -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    job: int
+    recipe: Recipe
+    method: str
+    state: ResearchState
+    api_keys: APIKeys | None = None
+
+
+@dataclass(frozen=True)
+class Cancel:
+    job: int
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Exit now (what the worker also does when its pipe closes)."""
+
+
+@dataclass(frozen=True)
+class Emitted:
+    job: int
+    event: ResearchEvent
+
+
+@dataclass(frozen=True)
+class Recorded:
+    job: int
+    passages: list[Passage]
+    sub_question_id: str | None
+    sources: list[Source]
+
+
+@dataclass(frozen=True)
+class Returned:
+    job: int
+    result: Any
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Raised:
+    job: int
+    error: BaseException
+
+
+_FromWorker = Emitted | Recorded | Returned | Raised
+
+
+# -- the awaiting side --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    """One stage running in the worker, and the run (loop, context) it reports to."""
+
+    loop: asyncio.AbstractEventLoop
+    ctx: StageContext
+    future: asyncio.Future[Any]
+
+    def deliver(self, message: _FromWorker) -> None:
+        """Apply one message from the worker (on the run's loop, in the order the worker sent them)."""
+        if self.future.done():
+            return  # cancelled meanwhile: the run no longer listens
+        if isinstance(message, Emitted):
+            if isinstance(message.event, WarningRaised):
+                self.ctx.warn(message.event.message)  # recorded on the state too, once per run
+            else:
+                self.ctx.emit(message.event)
+        elif isinstance(message, Recorded):
+            self.ctx.apply_passages(message.passages, message.sub_question_id, message.sources)
+        elif isinstance(message, Returned):
+            self.ctx.adopt(message.fields)
+            self.future.set_result(message.result)
+        else:
+            self.future.set_exception(message.error)
+
+    def fail(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+@dataclass
+class _Process:
+    """One worker process, its pipe, the thread that reads it and the one that writes to it."""
+
+    process: subprocess.Popen[bytes]
+    conn: Connection
+    jobs: dict[int, _Job] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    outbox: queue.SimpleQueue[bytes | None] = field(default_factory=queue.SimpleQueue)
+    alive: bool = True
+
+    def send(self, message: Call | Cancel | Stop) -> None:
+        """Pickled here (a snapshot of the state as it is now), written by the writer thread: the loop never
+        waits for the pipe, which is full whenever the worker is busy reading an earlier message."""
+        self.outbox.put(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+
+    def write(self) -> None:
+        while (data := self.outbox.get()) is not None:
+            try:
+                self.conn.send_bytes(data)
+            except OSError:
+                return  # the worker is gone; the reader sees its pipe close and fails its stages
+
+
+class WorkerPool:
+    """Runs engine stages in a worker process, started on first use and replaced when it dies. Thread-safe and
+    free of loop-bound state: each call reports to the loop it was awaited on (the kernel's, pytest's, uvicorn's).
+    """
+
+    def __init__(self, *, enabled: bool | None = None) -> None:
+        self._enabled = enabled
+        self._lock = threading.Lock()
+        self._current: _Process | None = None
+        self._jobs = itertools.count(1)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether stages may run in a worker here: not when turned off (`RESEARCH_NB_WORKERS=off`), nor in a
+        daemonic process (a Dask worker: it may not start children, and it is off the kernel already)."""
+        if self._enabled is None:
+            self._enabled = os.environ.get(WORKERS_ENV, "").strip().lower() not in {"0", "off", "false", "no"}
+        return self._enabled and not multiprocessing.current_process().daemon
+
+    @property
+    def pid(self) -> int | None:
+        """The running worker's process id, if one is running."""
+        current = self._current
+        return current.process.pid if current is not None and current.alive else None
+
+    async def call(self, recipe: Recipe, method: str, ctx: StageContext) -> Any:
+        """Run `engine.method(ctx)` in the worker (the engine built from `recipe` there) and return its result,
+        after adopting the state fields it filled in. Cancelling the awaiting task cancels the stage in the worker.
+        Raises what the stage raised, or `WorkerDiedError` when the worker stopped under it."""
+        loop = asyncio.get_running_loop()
+        job_id = next(self._jobs)
+        worker = self._worker()
+        job = _Job(loop, ctx, loop.create_future())
+        with worker.lock:
+            worker.jobs[job_id] = job
+            if not worker.alive:  # it died since `_worker()` returned it, and its stages were failed already
+                job.fail(WorkerDiedError("the research worker process stopped before it got this stage; try again"))
+        try:
+            worker.send(Call(job_id, recipe, method, ctx.state, ctx.api_keys))
+            return await job.future
+        except asyncio.CancelledError:
+            if worker.alive:
+                worker.send(Cancel(job_id))
+            raise
+        finally:
+            with worker.lock:
+                worker.jobs.pop(job_id, None)
+
+    def shutdown(self, timeout: float = _STOP_WAIT) -> None:
+        """Stop the worker (it exits when its pipe closes; killed after `timeout` s) and wait for it. Idempotent;
+        a later call starts a new worker."""
+        with self._lock:
+            current, self._current = self._current, None
+        if current is None:
+            return
+        current.alive = False
+        current.send(Stop())
+        current.outbox.put(None)
+        try:
+            current.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            current.process.kill()
+            current.process.wait(timeout)
+        with current.lock:
+            jobs = list(current.jobs.values())
+        for job in jobs:
+            _post(job, job.fail, WorkerDiedError("the research worker was stopped (shutdown)"))
+
+    # -- internals ----------------------------------------------------------------------------------------------
+
+    def _worker(self) -> _Process:
+        with self._lock:
+            if self._current is None or not self._current.alive:
+                self._current = self._start()
+            return self._current
+
+    def _start(self) -> _Process:
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            process = subprocess.Popen(
+                [sys.executable, "-c", f"from research_nb.core.workers import serve; serve({theirs.fileno()})"],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+            )
+            # The child's copy of its end is the only one left: its death closes the pipe for our reader.
+            worker = _Process(process, Connection(os.dup(ours.fileno())))
+        atexit.unregister(self.shutdown)  # once: a script or CLI that ends stops its worker (which would also go on
+        atexit.register(self.shutdown)  # its pipe's EOF, a moment later)
+        threading.Thread(target=self._read, args=(worker,), name="research-nb-worker-reader", daemon=True).start()
+        threading.Thread(target=worker.write, name="research-nb-worker-writer", daemon=True).start()
+        logger.info("research worker started (pid %s)", process.pid)
+        return worker
+
+    def _read(self, worker: _Process) -> None:
+        """Hand what the worker sends to the runs' loops: whatever has arrived, in one callback per loop (one
+        wake-up of the loop for a burst of events, not one per event)."""
+        while True:
+            try:
+                batch: list[_FromWorker] = [worker.conn.recv()]
+                while len(batch) < _BATCH and worker.conn.poll():
+                    batch.append(worker.conn.recv())
+            except (EOFError, OSError):
+                break
+            per_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, _FromWorker]]] = {}
+            with worker.lock:
+                for message in batch:
+                    job = worker.jobs.get(message.job)
+                    if job is not None:
+                        per_loop.setdefault(job.loop, []).append((job, message))
+            for loop, deliveries in per_loop.items():
+                with contextlib.suppress(RuntimeError):  # the loop is closed: nobody awaits those stages
+                    loop.call_soon_threadsafe(_deliver, deliveries)
+        self._died(worker)
+        worker.outbox.put(None)
+        worker.conn.close()
+
+    def _died(self, worker: _Process) -> None:
+        """The worker's pipe closed: fail what it was running; the next call starts a new one."""
+        if not worker.alive:
+            return  # stopped on purpose (shutdown), or already handled
+        worker.alive = False
+        try:
+            code: int | None = worker.process.wait(_STOP_WAIT)
+        except subprocess.TimeoutExpired:
+            code = None
+        how = _exit_description(code)
+        logger.warning("research worker (pid %s) stopped: %s", worker.process.pid, how)
+        error = WorkerDiedError(
+            f"the research worker process (pid {worker.process.pid}) {how} during this stage; "
+            "resume the run to try again"
+        )
+        with worker.lock:
+            jobs = list(worker.jobs.values())
+        for job in jobs:
+            _post(job, job.fail, error)
+
+
+def _deliver(deliveries: list[tuple[_Job, _FromWorker]]) -> None:
+    for job, message in deliveries:
+        job.deliver(message)
+
+
+def _post(job: _Job, fn: Callable[..., None], *args: object) -> None:
+    with contextlib.suppress(RuntimeError):  # the run's loop is closed: nobody awaits the stage any more
+        job.loop.call_soon_threadsafe(fn, *args)
+
+
+def _exit_description(code: int | None) -> str:
+    if code is None:
+        return "stopped answering"
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+# -- the worker side ----------------------------------------------------------------------------------------------
+
+
+class _ForwardingBus:
+    """The worker's stand-in for the run's event bus: every event goes to the awaiting process, in order."""
+
+    def __init__(self, server: _Server, job: int) -> None:
+        self._server, self._job = server, job
+
+    def emit(self, event: ResearchEvent) -> ResearchEvent:
+        self._server.send(Emitted(self._job, event))
+        return event
+
+
+class _WorkerContext(StageContext):
+    """A stage's context in the worker: events go to the awaiting process, and so do the passages recorded, ahead
+    of their `SourceFound` events (as in one process, a source's passages are in the state before it is announced).
+    """
+
+    def __init__(self, server: _Server, job: int, state: ResearchState, api_keys: APIKeys | None) -> None:
+        super().__init__(state, _ForwardingBus(server, job), api_keys)
+        self._server, self._job = server, job
+        self._held: list[ResearchEvent] | None = None
+
+    def emit(self, event: ResearchEvent) -> None:
+        if self._held is not None:
+            self._held.append(event)
+        else:
+            super().emit(event)
+
+    def add_passages(
+        self, passages: Iterable[Passage], sub_question_id: str | None = None, sources: Iterable[Source] = ()
+    ) -> list[Passage]:
+        passages, sources = list(passages), list(sources)
+        self._held = []
+        try:
+            new = super().add_passages(passages, sub_question_id, sources)
+        finally:
+            held, self._held = self._held, None
+        self._server.send(Recorded(self._job, passages, sub_question_id, sources))
+        for event in held:
+            super().emit(event)
+        return new
+
+
+class _Server:
+    """The worker process: runs the stages it is sent as tasks on its own loop, until its pipe closes."""
+
+    def __init__(self, conn: Connection, loop: asyncio.AbstractEventLoop) -> None:
+        self._conn = conn
+        self._loop = loop
+        self._send_lock = threading.Lock()
+        self._engines: dict[Recipe, Any] = {}
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+
+    def send(self, message: _FromWorker) -> None:
+        """From the loop or from a stage's blocking thread (progress of a corpus being indexed)."""
+        with self._send_lock:
+            self._conn.send(message)
+
+    def read(self) -> None:
+        """The reader thread: hand each message to the loop; exit the process when the pipe closes."""
+        while True:
+            try:
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                os._exit(0)  # the awaiting process is gone: nothing here must outlive it
+            if isinstance(message, Stop):
+                os._exit(0)  # no stage keeps anything worth finishing: the index cache is written atomically
+            self._loop.call_soon_threadsafe(self._handle, message)
+
+    def _handle(self, message: Call | Cancel) -> None:
+        if isinstance(message, Cancel):
+            task = self._tasks.get(message.job)
+            if task is not None:
+                task.cancel()
+            return
+        self._tasks[message.job] = self._loop.create_task(self._run(message))
+
+    async def _run(self, call: Call) -> None:
+        try:
+            engine = self._engines.get(call.recipe)
+            if engine is None:
+                engine = self._engines[call.recipe] = call.recipe.factory(*call.recipe.args)
+            ctx = _WorkerContext(self, call.job, call.state, call.api_keys)
+            result = await getattr(engine, call.method)(ctx)
+            self.send(Returned(call.job, result, {name: getattr(call.state, name) for name in STAGE_FIELDS}))
+        except asyncio.CancelledError:
+            pass  # the awaiting side has moved on; it expects no answer
+        except Exception as exc:
+            self.send(Raised(call.job, _picklable(exc)))
+        finally:
+            self._tasks.pop(call.job, None)
+
+
+def _picklable(exc: Exception) -> BaseException:
+    """The exception itself when it survives pickling (its type and message are what the run reports)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RunFailure(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+def serve(fd: int) -> None:
+    """The worker process's entry point: `fd` is its end of the socket pair to the awaiting process."""
+    conn = Connection(fd)
+    os.nice(WORKER_NICENESS)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a kernel interrupt reaches its process group; runs stop by Cancel
+
+    async def main() -> None:
+        server = _Server(conn, asyncio.get_running_loop())
+        threading.Thread(target=server.read, name="research-nb-worker-pipe", daemon=True).start()
+        await asyncio.Event().wait()  # until the reader exits the process
+
+    asyncio.run(main())
+
+
+#: The process's worker, shared by every run (the kernel's, the HTTP server's, a batch's).
+workers = WorkerPool()

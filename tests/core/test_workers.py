@@ -1,0 +1,178 @@
+"""The worker-process protocol: a stage run in a worker reports to the run as if it ran here, stops when
+cancelled, and a worker that dies fails its stages with a clear message and is replaced. Real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from research_nb.core.events import LogMessage, ResearchEventBus, SourceFound, SubQuestionProgress, WarningRaised
+from research_nb.core.protocols import StageContext
+from research_nb.core.workers import Recipe, WorkerDiedError, WorkerPool
+from research_nb.models.research import ResearchState
+from worker_engines import ScriptedEngine
+
+SCRIPTED = Recipe(ScriptedEngine)
+
+
+@pytest.fixture
+def pool() -> Iterator[WorkerPool]:
+    fresh = WorkerPool(enabled=True)
+    yield fresh
+    fresh.shutdown()
+
+
+def context(**metadata: str) -> StageContext:
+    state = ResearchState(user_query="How do tides work?", metadata=dict(metadata))
+    return StageContext(state, ResearchEventBus())
+
+
+async def eventually(check: object, seconds: float = 20.0) -> None:
+    """Poll `check()` until true (bounded): for effects in another process."""
+    deadline = time.monotonic() + seconds
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_events_arrive_in_order_and_the_state_comes_back(pool: WorkerPool) -> None:
+    ctx = context()
+    bus: ResearchEventBus = ctx._bus  # type: ignore[assignment]
+    seen_passages_at_source: list[int] = []
+    events = []
+
+    async def follow() -> None:
+        async with bus.subscribe(ctx.request_id) as subscription:
+            async for event in subscription:
+                events.append(event)
+                if isinstance(event, SourceFound):
+                    seen_passages_at_source.append(len(ctx.state.passages))
+                if isinstance(event, LogMessage) and event.message == "last line":
+                    return
+
+    follower = asyncio.get_running_loop().create_task(follow())
+    assert await pool.call(SCRIPTED, "research", ctx) == "researched"
+    await asyncio.wait_for(follower, 10)
+
+    kinds = [
+        (type(e).__name__, getattr(e, "message", getattr(e, "status", getattr(e, "source_id", "")))) for e in events
+    ]
+    assert kinds == [
+        ("LogMessage", "first line"),
+        ("SubQuestionProgress", "searching"),
+        ("SourceFound", "d0"),
+        ("SourceFound", "d1"),
+        ("SourceFound", "d2"),
+        ("WarningRaised", "one file could not be read"),
+        ("SubQuestionProgress", "done"),
+        ("LogMessage", "last line"),
+    ]
+    assert [e.seq for e in events] == sorted(e.seq for e in events)
+    assert seen_passages_at_source == [3, 3, 3]  # a source's passages are in the state before it is announced
+    state = ctx.state
+    assert [p.id for p in state.passages] == ["d0#0", "d1#0", "d2#0"]
+    assert all(p.sub_question_ids == ["sq1"] for p in state.passages)
+    assert [s.title for s in state.sources] == ["Document zero", "Document 1", "Document 2"]
+    assert state.warnings == ["one file could not be read"]
+    assert state.metadata == {"documents_searched": 3}
+    assert isinstance(events[1], SubQuestionProgress) and isinstance(events[5], WarningRaised)
+
+
+async def test_one_worker_serves_every_call_and_is_not_this_process(pool: WorkerPool) -> None:
+    first = await pool.call(SCRIPTED, "pid", context())
+    second = await pool.call(SCRIPTED, "pid", context())
+    assert first == second == pool.pid
+    assert first != os.getpid()
+    assert psutil.Process(first).ppid() == os.getpid()
+
+
+async def test_a_stage_error_is_raised_here_with_its_type_and_message(pool: WorkerPool) -> None:
+    with pytest.raises(ValueError, match="the corpus is upside down"):
+        await pool.call(SCRIPTED, "fail", context())
+    assert await pool.call(SCRIPTED, "pid", context()) == pool.pid  # the worker lives on
+
+
+async def test_cancelling_the_awaiting_task_cancels_the_stage_in_the_worker(pool: WorkerPool, tmp_path: Path) -> None:
+    marker = tmp_path / "cancelled"
+    ctx = context(marker=str(marker))
+    task = asyncio.get_running_loop().create_task(pool.call(SCRIPTED, "hold", ctx))
+    async with ctx._bus.subscribe(ctx.request_id) as subscription:  # type: ignore[attr-defined]
+        async for event in subscription:
+            if isinstance(event, LogMessage) and event.message.startswith("holding"):
+                break
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task  # at once: nothing waits for the worker
+    await eventually(marker.exists)
+    assert marker.read_text() == "cancelled in the worker"
+
+
+async def test_a_killed_worker_fails_its_stages_clearly_and_is_replaced(pool: WorkerPool, tmp_path: Path) -> None:
+    ctx = context(marker=str(tmp_path / "unused"))
+    task = asyncio.get_running_loop().create_task(pool.call(SCRIPTED, "hold", ctx))
+    async with ctx._bus.subscribe(ctx.request_id) as subscription:  # type: ignore[attr-defined]
+        async for event in subscription:
+            if isinstance(event, LogMessage) and event.message.startswith("holding"):
+                break
+    dead = pool.pid
+    assert dead is not None
+    os.kill(dead, signal.SIGKILL)
+    with pytest.raises(WorkerDiedError, match=rf"worker process \(pid {dead}\) was killed by SIGKILL"):
+        await asyncio.wait_for(task, 20)
+    replacement = await pool.call(SCRIPTED, "pid", context())
+    assert replacement != dead and replacement == pool.pid
+    assert not psutil.pid_exists(dead) or psutil.Process(dead).status() == psutil.STATUS_ZOMBIE
+
+
+async def test_shutdown_leaves_no_child_process(pool: WorkerPool) -> None:
+    pid = await pool.call(SCRIPTED, "pid", context())
+    pool.shutdown()
+    assert pool.pid is None
+    assert pid not in [child.pid for child in psutil.Process().children(recursive=True)]
+    assert not psutil.pid_exists(pid)
+
+
+PARENT = textwrap.dedent(
+    """
+    import asyncio, sys
+    from research_nb.core.protocols import StageContext
+    from research_nb.core.events import ResearchEventBus
+    from research_nb.core.workers import Recipe, workers
+    from research_nb.models.research import ResearchState
+    from worker_engines import ScriptedEngine
+
+    async def main():
+        ctx = StageContext(ResearchState(user_query="q", metadata={"marker": "/dev/null"}), ResearchEventBus())
+        print(await workers.call(Recipe(ScriptedEngine), "pid", ctx), flush=True)
+        await workers.call(Recipe(ScriptedEngine), "hold", ctx)
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_the_worker_exits_when_the_process_it_serves_dies(how: signal.Signals) -> None:
+    """No atexit, no hook: the parent is killed while a stage runs; its worker must not outlive it."""
+    tests = str(Path(__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tests, *sys.path])}
+    with subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True, env=env) as parent:
+        assert parent.stdout is not None
+        worker = int(parent.stdout.readline())
+        assert psutil.pid_exists(worker)
+        parent.send_signal(how)
+        parent.wait(20)
+        deadline = time.monotonic() + 20
+        while psutil.pid_exists(worker) and psutil.Process(worker).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, "the worker outlived its parent"
+            time.sleep(0.05)
