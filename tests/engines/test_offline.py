@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from research_nb.core.events import SourceFound
+from research_nb.core.registry import EngineRegistry
 from research_nb.core.workflow import ResearchWorkflow
+from research_nb.engines.offline import OfflineEngine
 from research_nb.models.clarification import ChoiceSelection, ClarificationAnswer, ClarificationResponse
 from research_nb.models.research import Passage, ResearchOptions, ResearchStage, ResearchState
 from research_nb.sources.corpus import Corpus
@@ -136,7 +138,9 @@ async def test_cancel_during_research_leaves_a_partial_cited_report(monkeypatch:
         return search(self, query, k)
 
     monkeypatch.setattr(Corpus, "search_sync", held_search)
-    flow = ResearchWorkflow()
+    engines = EngineRegistry()
+    engines.register("offline", lambda: OfflineEngine(in_worker=False))  # the patched search is this process's
+    flow = ResearchWorkflow(engines=engines)
     state = flow.prepare(NORWAY_SWEDEN, options=ResearchOptions(max_hops=0))
     task = asyncio.get_running_loop().create_task(flow.resume_research(state))
     try:
