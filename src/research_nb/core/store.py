@@ -26,6 +26,7 @@ import re
 import stat
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,15 @@ class RunListing(BaseModel):
         return f"interrupted at {run.stage.value}"
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """A run's state serialised at one moment, ready to be written (`RunStore.write`)."""
+
+    request_id: str
+    data: bytes
+    summary: StoredRun
+
+
 class _Damage(Exception):
     """Why one file is not a readable run (internal: surfaces as `CorruptRunError` or a `DamagedFile`)."""
 
@@ -106,11 +116,21 @@ class RunStore:
 
     def save(self, state: ResearchState) -> Path:
         """Write `state` atomically; returns its file. Raises `OSError` when the folder cannot take it."""
+        return self.write(self.snapshot(state))
+
+    def snapshot(self, state: ResearchState) -> Snapshot:
+        """The state as it will be written, taken now (cheap: the state serialised once). `write` it later, from
+        any thread: the file I/O, most of a save's time, then need not hold the event loop."""
+        data = _state_json(state).encode("utf-8")
+        return Snapshot(request_id=state.request_id, data=data, summary=_summary(state, len(data)))
+
+    def write(self, snapshot: Snapshot) -> Path:
+        """Write a snapshot atomically; returns its file. Raises `OSError` when the folder cannot take it."""
         folder = self.directory
         folder.mkdir(parents=True, exist_ok=True)
-        target = self._path(state.request_id)
-        data = _state_json(state).encode("utf-8")
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{state.request_id}.", suffix=".tmp")
+        target = self._path(snapshot.request_id)
+        data = snapshot.data
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{snapshot.request_id}.", suffix=".tmp")
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
@@ -120,7 +140,7 @@ class RunStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        self._index.append(IndexLine(run=_summary(state, len(data)), key=file_key(info)))
+        self._index.append(IndexLine(run=snapshot.summary, key=file_key(info)))
         return target
 
     def delete(self, request_id: str) -> bool:

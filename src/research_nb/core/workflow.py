@@ -300,7 +300,7 @@ class ResearchWorkflow:
                     self.events.emit(RunPaused(request_id=rid, stage=stage))
                     return state
                 state.finish_stage(stage)
-                self._checkpoint(state)
+                await self._checkpoint_off_loop(state)
                 self.events.emit(StageFinished(request_id=rid, stage=stage, summary=summary))
             state.complete()
             self._finished(state)
@@ -352,12 +352,28 @@ class ResearchWorkflow:
         try:
             self.store.save(state)
         except OSError as exc:
-            # The cause without the file name: that is a random temporary name, different at every save.
-            cause = exc.strerror or type(exc).__name__
-            message = f"could not save run {state.request_id} to {self.store.directory}: {cause}"
-            if message not in state.warnings:
-                state.warnings.append(message)
-                self.events.emit(WarningRaised(request_id=state.request_id, message=message))
+            self._unsaved(state, exc)
+
+    async def _checkpoint_off_loop(self, state: ResearchState) -> None:
+        """`_checkpoint` after a completed stage, its file I/O in a thread: several runs' saves would otherwise
+        hold the loop (and a notebook's kernel) for milliseconds each. The run waits for it, so its next stage
+        starts only once the stage before is on disk, as with `_checkpoint`."""
+        if self.store is None:
+            return
+        snapshot = self.store.snapshot(state)  # on the loop: the state as it is now, not as a later stage leaves it
+        try:
+            await asyncio.to_thread(self.store.write, snapshot)
+        except OSError as exc:
+            self._unsaved(state, exc)
+
+    def _unsaved(self, state: ResearchState, exc: OSError) -> None:
+        assert self.store is not None
+        # The cause without the file name: that is a random temporary name, different at every save.
+        cause = exc.strerror or type(exc).__name__
+        message = f"could not save run {state.request_id} to {self.store.directory}: {cause}"
+        if message not in state.warnings:
+            state.warnings.append(message)
+            self.events.emit(WarningRaised(request_id=state.request_id, message=message))
 
     def _release(self, request_id: str) -> None:
         lease = self._leases.pop(request_id, None)
