@@ -53,7 +53,11 @@ def shared_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelSe
         (f'%research --sources no/such/folder "{QUESTION}"', "%research: No such file or folder: 'no/such/folder'"),
         (
             f'%research --engine llm --local-only --web wikipedia "{QUESTION}"',
-            "%research: local_only forbids web search; drop web=['wikipedia'] or local_only",
+            "%research: --local-only forbids web search; drop web=['wikipedia'] or --local-only",
+        ),
+        (
+            f'%research --web wikipedia "{QUESTION}"',
+            "%research: --web is for the llm engine, not 'offline': add --engine llm, or drop --web",
         ),
         (
             '%research "unclosed',
