@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from test_cli import cli
 
 from research_nb.core.workflow import ResearchWorkflow
 from research_nb.models.research import ResearchOptions, ResearchStage
+from test_cli import cli
 
 CASSETTE = Path(__file__).resolve().parents[1] / "notebooks" / "cassettes" / "two-tides.json"
 QUESTION = "Why are there two high tides a day?"

@@ -76,7 +76,7 @@ def shared_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelSe
         (
             f'%research --engine llm --model anthropic:claude-sonnet-4-5 "{QUESTION}"',
             "%research: anthropic:claude-sonnet-4-5 needs an API key (anthropic): set ANTHROPIC_API_KEY in the "
-            "environment or a .env file, or name the variable that holds it with api_key_env (never paste a key "
+            "environment or a .env file, or name the variable that holds it with --api-key-env (never paste a key "
             "into a notebook)",
         ),
         (
