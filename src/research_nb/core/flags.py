@@ -71,6 +71,8 @@ class ResearchFlag:
             return f"{self.flag}|--no-{self.flag.removeprefix('--')}"
         if self.action in ("store_true", "store_false", "store_empty"):
             return self.flag
+        if self.action == "append":
+            return f"{self.flag} {self.metavar} (repeatable)"
         return f"{self.flag} {self.metavar or '|'.join(self.choices or ()) or self.field.upper()}"
 
     def description(self) -> str:
@@ -81,6 +83,8 @@ class ResearchFlag:
             text = info.description or self.field
             if self.action in ("value", "append") and info.default not in (None, [], ""):
                 text += f" (default: {info.default})"
+        if self.action == "append":
+            text += " (repeatable)"
         if self.engines:
             text += f" [engine {', '.join(self.engines)}]"
         return text
@@ -88,7 +92,7 @@ class ResearchFlag:
 
 RESEARCH_FLAGS: tuple[ResearchFlag, ...] = (
     ResearchFlag(("--sources", "--source"), "sources", "append", "PATH", help="File, folder or glob to research"),
-    ResearchFlag(("--corpus",), "corpora", "append", "NAME", help="Built-in corpus to include (repeatable)"),
+    ResearchFlag(("--corpus",), "corpora", "append", "NAME", help="Built-in corpus to include"),
     ResearchFlag(("--engine",), "engine", metavar="NAME"),
     ResearchFlag(("--model",), "model", metavar="NAME"),
     ResearchFlag(("--max-results",), "max_search_results", metavar="N", parse=int),
