@@ -17,6 +17,7 @@ checked where the run is started, so the Python API checks the same things.
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 from typing import Any, Literal, NoReturn
 
@@ -84,6 +85,7 @@ class _Parser(argparse.ArgumentParser):
         raise MagicUsageError(f"{message} (try %research help)")
 
 
+@functools.cache  # built once: argparse parsers keep no state between parses (every default is None)
 def _start_parser() -> _Parser:
     parser = _Parser(prog="%research", add_help=False, allow_abbrev=False)
     parser.add_argument("words", nargs="*")
