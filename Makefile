@@ -8,7 +8,7 @@ QUESTION ?= How do the economies of Norway and Sweden differ?
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup setup-browser run test lint bench clean
+.PHONY: setup setup-browser run test lint docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,11 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint setup-browser
+# The user documentation (docs/, mkdocs.yml) in strict mode: a broken link or anchor fails the build, and CI.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: lint docs setup-browser
 	$(BIN)/pytest
 
 bench: setup

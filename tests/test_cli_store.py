@@ -87,7 +87,7 @@ def test_a_question_that_cannot_be_stored_is_refused_and_the_store_still_lists(t
     )
     assert refused.returncode == 2 and refused.stderr.count(b"\n") == 1
     assert refused.stderr.startswith(
-        b"research-nb: query: the research question holds text that cannot be encoded as UTF-8 (a lone surrogate"
+        b"research-nb: the research question holds text that cannot be encoded as UTF-8 (a lone surrogate"
     )
     listing = cli("runs", data=data)
     assert listing.returncode == 0 and good in listing.stdout and listing.stderr.count("skipped") == 0

@@ -2,6 +2,7 @@
 
     research-nb "How do the economies of Norway and Sweden differ?"
     research-nb "What do my notes say about caching?" --sources notes/ --json
+    research-nb "Why are there two high tides a day?" --engine llm --model openai:gpt-4o-mini --budget '$0.05'
     research-nb serve --port 8000
     research-nb runs [--delete ID] [--delete-older-than DAYS]     # stored runs
     research-nb resume ID                                          # continue a stopped run
@@ -16,12 +17,13 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from pydantic import ValidationError
 
-from research_nb.core.errors import UserInputError
+from research_nb.core.errors import UserInputError, describe_validation_error
 from research_nb.core.events import ResearchEvent
+from research_nb.core.flags import add_research_flags, check_engine, given_options, in_flag_terms
 from research_nb.core.workflow import workflow
 from research_nb.models.api_models import ResearchRequest
 from research_nb.models.clarification import ChoiceSelection, ClarificationAnswer, ClarificationResponse
@@ -38,32 +40,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _research(args)
 
 
-def _research(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="research-nb", description="Research a question; print a cited report.")
-    parser.add_argument("question", help="the research question (or `serve` to start the HTTP API)")
-    parser.add_argument("--sources", action="append", default=[], metavar="PATH", help="file, folder or glob")
-    parser.add_argument("--corpus", action="append", dest="corpora", metavar="NAME", help="built-in corpus")
-    parser.add_argument("--engine", default="offline", help="engine name (default: offline)")
-    parser.add_argument("--model", help="model for engines that use one")
-    parser.add_argument("--max-results", type=int, default=10, dest="max_search_results", metavar="N")
-    parser.add_argument("--no-clarify", action="store_true", help="never stop to ask clarifying questions")
+class _OneLineParser(argparse.ArgumentParser):
+    """A mistake on the command line is one line (argparse would print the whole usage above it)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (try {self.prog} --help)\n")
+
+
+def research_parser() -> argparse.ArgumentParser:
+    """The CLI's parser: the research flags `%research` takes too (`research_nb.core.flags`), and its own."""
+    parser = _OneLineParser(
+        prog="research-nb",
+        description="Research a question; print a cited report. Other commands: serve, runs, resume.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("question", help="the research question")
+    add_research_flags(parser.add_argument_group("research options (the same as %research's)"))
     parser.add_argument("--json", action="store_true", help="print the final state as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_request(argv: Sequence[str]) -> tuple[ResearchRequest, argparse.Namespace]:
+    """The request a command line asks for; a `UserInputError` (in flag terms) for options that cannot work."""
+    args = research_parser().parse_args(argv)
+    options = given_options(args)
+    check_engine(options.get("engine", "offline"), options)
     try:
-        request = ResearchRequest(
-            query=args.question,
-            sources=args.sources,
-            corpora=args.corpora,
-            engine=args.engine,
-            model=args.model,
-            max_search_results=args.max_search_results,
-            clarify=not args.no_clarify,
-        )
+        return ResearchRequest(query=args.question, **options), args
     except ValidationError as exc:
-        return _usage_error(
-            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
-        )
+        raise UserInputError(describe_validation_error(exc)) from None
+
+
+def _research(argv: list[str]) -> int:
+    try:
+        request, args = parse_request(argv)
+    except UserInputError as exc:
+        return _usage_error(str(exc))
     request_id = new_request_id()
     try:
         state = asyncio.run(_run(request, request_id, sys.stderr if not args.quiet else None))
@@ -82,6 +95,7 @@ def _exit_code(state: ResearchState) -> int:
 
 
 async def _run(request: ResearchRequest, request_id: str, progress: TextIO | None) -> ResearchState:
+    workflow.engines.preflight(request.options())  # as the magic does: a model without its key is one line
     state = workflow.prepare(request.query, options=request.options(), request_id=request_id)
     return await _drive(state, progress)
 
@@ -217,7 +231,7 @@ def _serve(argv: list[str]) -> int:
 
 
 def _usage_error(message: str) -> int:
-    print(f"research-nb: {message}", file=sys.stderr)
+    print(f"research-nb: {in_flag_terms(message)}", file=sys.stderr)
     return EXIT_USAGE
 
 

@@ -53,7 +53,11 @@ def shared_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelSe
         (f'%research --sources no/such/folder "{QUESTION}"', "%research: No such file or folder: 'no/such/folder'"),
         (
             f'%research --engine llm --local-only --web wikipedia "{QUESTION}"',
-            "%research: local_only forbids web search; drop web=['wikipedia'] or local_only",
+            "%research: --local-only forbids web search; drop web=['wikipedia'] or --local-only",
+        ),
+        (
+            f'%research --web wikipedia "{QUESTION}"',
+            "%research: --web is for the llm engine, not 'offline': add --engine llm, or drop --web",
         ),
         (
             '%research "unclosed',
@@ -72,7 +76,7 @@ def shared_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KernelSe
         (
             f'%research --engine llm --model anthropic:claude-sonnet-4-5 "{QUESTION}"',
             "%research: anthropic:claude-sonnet-4-5 needs an API key (anthropic): set ANTHROPIC_API_KEY in the "
-            "environment or a .env file, or name the variable that holds it with api_key_env (never paste a key "
+            "environment or a .env file, or name the variable that holds it with --api-key-env (never paste a key "
             "into a notebook)",
         ),
         (

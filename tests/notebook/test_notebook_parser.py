@@ -18,27 +18,28 @@ from research_nb.notebook.parser import (
 
 def test_a_quoted_question_with_options() -> None:
     command = parse_magic('"How do Norway and Sweden differ?" --sources notes/ --source a.md --max-results 5')
-    assert command == StartCommand(query="How do Norway and Sweden differ?", sources=["notes/", "a.md"], max_results=5)
+    assert command == StartCommand(
+        query="How do Norway and Sweden differ?", options={"sources": ["notes/", "a.md"], "max_search_results": 5}
+    )
 
 
 def test_an_unquoted_question_is_the_words_joined() -> None:
     command = parse_magic("--engine offline How do  Norway and Sweden differ?")
-    assert command == StartCommand(query="How do Norway and Sweden differ?", engine="offline")
+    assert command == StartCommand(query="How do Norway and Sweden differ?", options={"engine": "offline"})
 
 
 def test_unset_options_stay_unset_so_the_config_defaults_apply() -> None:
     command = parse_magic("'q'")
     assert isinstance(command, StartCommand)
-    unset = (command.engine, command.model, command.max_results, command.clarify, command.widget, command.corpora)
-    assert unset == (None,) * 6
+    assert command.options == {} and command.widget is None
     flags = parse_magic("'q' --no-clarify --no-widget --model openai:gpt-4o")
     assert isinstance(flags, StartCommand)
-    assert (flags.clarify, flags.widget, flags.model) == (False, False, "openai:gpt-4o")
+    assert flags.options == {"clarify": False, "model": "openai:gpt-4o"} and flags.widget is False
 
 
 def test_a_cell_magic_takes_the_question_from_the_body() -> None:
     command = parse_magic("--engine offline", "\n  How do Norway and Sweden differ?\n\n")
-    assert command == StartCommand(query="How do Norway and Sweden differ?", engine="offline")
+    assert command == StartCommand(query="How do Norway and Sweden differ?", options={"engine": "offline"})
 
 
 @pytest.mark.parametrize(
@@ -131,10 +132,7 @@ def test_model_and_web_flags() -> None:
         "--web wikipedia,arxiv --budget '$0.05' --record run.json"
     )
     assert isinstance(command, StartCommand)
-    assert command.model_dump(exclude_none=True) == {
-        "kind": "start",
-        "query": "q",
-        "sources": [],
+    assert command.options == {
         "engine": "llm",
         "model": "openai:gpt-5-mini",
         "api_key_env": "MY_KEY",
@@ -144,7 +142,7 @@ def test_model_and_web_flags() -> None:
         "record_to": "run.json",
     }
     assert parse_magic('"q" --no-web --local-only --budget 20000 --replay c.json') == StartCommand(
-        query="q", web=[], local_only=True, budget_tokens=20000, replay_from="c.json"
+        query="q", options={"web": [], "local_only": True, "budget_tokens": 20000, "replay_from": "c.json"}
     )
 
 
@@ -171,9 +169,10 @@ def test_batch_forms() -> None:
 def test_weak_model_flags() -> None:
     command = parse_magic('"q" --engine llm --model-timeout 600 --structured-output native --small-model')
     assert command == StartCommand(
-        query="q", engine="llm", model_timeout=600.0, structured_output="native", small_model=True
+        query="q",
+        options={"engine": "llm", "model_timeout": 600.0, "structured_output": "native", "small_model": True},
     )
-    assert parse_magic('"q" --no-small-model') == StartCommand(query="q", small_model=False)
+    assert parse_magic('"q" --no-small-model') == StartCommand(query="q", options={"small_model": False})
     assert parse_magic('"q"') == StartCommand(query="q")  # unset: the engine detects and defaults
 
 

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class ResearchNBError(Exception):
     """Root of every error research-nb raises on purpose."""
@@ -76,3 +78,13 @@ class RunFailure(ResearchNBError):
 
 class EngineError(RunFailure):
     pass
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """A pydantic error as one line: `field: problem; field: problem` (a user mistake's message)."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)

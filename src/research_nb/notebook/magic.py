@@ -18,6 +18,7 @@ from traitlets import Bool, Int, List, Unicode
 
 from research_nb.batch import BatchRun, questions_from_lines, read_questions
 from research_nb.core.errors import UserInputError
+from research_nb.core.flags import check_engine, in_flag_terms
 from research_nb.core.workflow import workflow
 from research_nb.notebook.batch import resume, start_batch
 from research_nb.notebook.parser import USAGE, ListCommand, RunCommand, StartCommand, parse_magic
@@ -54,20 +55,20 @@ class ResearchMagics(Magics):
             else:
                 print(USAGE)
         except UserInputError as exc:
-            print(f"%research: {_in_flag_terms(str(exc))}", file=sys.stderr)
+            print(f"%research: {in_flag_terms(str(exc))}", file=sys.stderr)
         return None
 
     def _start(self, command: StartCommand) -> ResearchRun | BatchRun:
+        # `%config` defaults, then the flags given; the engine's own defaults (and validation) apply to the rest
         options: dict[str, Any] = {
-            "engine": command.engine or self.engine,
-            "model": command.model or self.model,
-            "max_search_results": command.max_results if command.max_results is not None else self.max_results,
-            "sources": command.sources or list(self.sources),
-            "corpora": command.corpora,
-            "clarify": self.clarify if command.clarify is None else command.clarify,
+            "engine": self.engine,
+            "model": self.model,
+            "max_search_results": self.max_results,
+            "sources": list(self.sources),
+            "clarify": self.clarify,
+            **command.options,
         }
-        # Model and web options only when given: the engine's own defaults (and validation) apply otherwise.
-        options.update(command.model_dump(include=_MODEL_AND_WEB_OPTIONS, exclude_none=True))
+        check_engine(options["engine"], command.options)
         if command.batch:
             return _start_batch(command, options)
         show_widget = self.widget if command.widget is None else command.widget
@@ -127,44 +128,3 @@ def _start_batch(command: StartCommand, options: dict[str, Any]) -> BatchRun:
 
 def _short(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-_MODEL_AND_WEB_OPTIONS = {
-    "api_key_env",
-    "base_url",
-    "web",
-    "local_only",
-    "budget_tokens",
-    "budget_usd",
-    "record_to",
-    "replay_from",
-    "model_timeout",
-    "structured_output",
-    "small_model",
-}
-
-# The run's options are named after `ResearchRequest`'s fields; a user of the magic knows them as flags.
-_FLAGS = {
-    "max_search_results": "--max-results",
-    "engine": "--engine",
-    "model": "--model",
-    "sources": "--sources",
-    "api_key_env": "--api-key-env",
-    "base_url": "--base-url",
-    "web": "--web",
-    "budget_tokens": "--budget",
-    "budget_usd": "--budget",
-    "record_to": "--record",
-    "replay_from": "--replay",
-    "model_timeout": "--model-timeout",
-    "structured_output": "--structured-output",
-}
-
-
-def _in_flag_terms(message: str) -> str:
-    if message.startswith("query: "):
-        return message.removeprefix("query: ")
-    for field, flag in sorted(_FLAGS.items(), key=lambda item: -len(item[0])):  # "model_timeout" before "model"
-        if message.startswith(f"{field}"):
-            return flag + message.removeprefix(field)
-    return message

@@ -17,23 +17,22 @@ checked where the run is started, so the Python API checks the same things.
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
-from typing import Literal, NoReturn
+from typing import Any, Literal, NoReturn
 
 from pydantic import BaseModel, Field
 
 from research_nb.core.errors import UserInputError
+from research_nb.core.flags import add_research_flags, flags_summary, given_options
 from research_nb.models.research import MAX_QUERY_CHARS
 
 USAGE = (
     "usage: %research [options] QUESTION | %%research [options] (question in the cell) | "
     "%research list | %research cancel|open|resume ID | %research batch FILE [--column NAME] | "
     "%%research --batch (a question per line)\n"
-    "options: --sources PATH (repeatable)  --corpus NAME (repeatable)  --engine NAME  --model NAME  "
-    "--max-results N  --no-clarify  --no-widget\n"
-    "model and web (engine llm): --api-key-env VAR  --base-url URL  --web wikipedia,arxiv,tavily  --no-web  "
-    "--local-only  --budget TOKENS|$USD  --record PATH  --replay PATH  --model-timeout SECONDS  "
-    "--structured-output auto|native|tool  --small-model|--no-small-model\n"
+    f"{flags_summary()}\n"
+    "notebook only: --no-widget  --batch  --column NAME\n"
     "defaults: %config ResearchMagics (engine, model, max_results, sources, clarify, widget)"
 )
 
@@ -52,29 +51,13 @@ class StartCommand(BaseModel):
 
     kind: Literal["start"] = "start"
     query: str
-    sources: list[str] = Field(default_factory=list)
-    corpora: list[str] | None = None  # built-in corpora; None lets the engine choose
-    engine: str | None = None
-    model: str | None = None
-    max_results: int | None = None
-    clarify: bool | None = None
+    #: the research options given on the line, keyed by `ResearchOptions` field (`research_nb.core.flags`)
+    options: dict[str, Any] = Field(default_factory=dict)
     widget: bool | None = None
-    # engines that call models or the web; None leaves the engine's default
-    api_key_env: str | None = None
-    base_url: str | None = None
-    web: list[str] | None = None
-    local_only: bool | None = None
-    budget_tokens: int | None = None
-    budget_usd: float | None = None
-    record_to: str | None = None
-    replay_from: str | None = None
     # a batch: `%%research --batch` (a question per line of `query`) or `%research batch FILE`
     batch: bool | None = None  # None: not a batch (left out of dumps, like the unset options)
     batch_file: str | None = None
     column: str | None = None
-    model_timeout: float | None = None
-    structured_output: Literal["auto", "native", "tool"] | None = None
-    small_model: bool | None = None
 
 
 class ListCommand(BaseModel):
@@ -102,29 +85,14 @@ class _Parser(argparse.ArgumentParser):
         raise MagicUsageError(f"{message} (try %research help)")
 
 
+@functools.cache  # built once: argparse parsers keep no state between parses (every default is None)
 def _start_parser() -> _Parser:
     parser = _Parser(prog="%research", add_help=False, allow_abbrev=False)
     parser.add_argument("words", nargs="*")
-    parser.add_argument("--sources", "--source", action="append", default=[], metavar="PATH")
-    parser.add_argument("--corpus", action="append", dest="corpora", metavar="NAME")
-    parser.add_argument("--engine")
-    parser.add_argument("--model")
-    parser.add_argument("--max-results", type=int, dest="max_results")
-    parser.add_argument("--no-clarify", action="store_false", dest="clarify", default=None)
+    add_research_flags(parser)
     parser.add_argument("--no-widget", action="store_false", dest="widget", default=None)
-    parser.add_argument("--api-key-env", metavar="VAR")
-    parser.add_argument("--base-url", metavar="URL")
-    parser.add_argument("--web", type=_names, metavar="NAMES")
-    parser.add_argument("--no-web", action="store_const", const=[], dest="web")
-    parser.add_argument("--local-only", action="store_true", default=None)
-    parser.add_argument("--budget", type=_budget, metavar="TOKENS|$USD")
-    parser.add_argument("--record", dest="record_to", metavar="PATH")
-    parser.add_argument("--replay", dest="replay_from", metavar="PATH")
     parser.add_argument("--batch", action="store_true")
     parser.add_argument("--column", metavar="NAME")
-    parser.add_argument("--model-timeout", type=float, metavar="SECONDS")
-    parser.add_argument("--structured-output", choices=("auto", "native", "tool"))
-    parser.add_argument("--small-model", action=argparse.BooleanOptionalAction)
     parser.add_argument("-h", "--help", action="store_true")
     return parser
 
@@ -165,44 +133,12 @@ def parse_magic(line: str, cell: str | None = None) -> MagicCommand:
         )
     return StartCommand(
         query=query,
-        sources=args.sources,
-        corpora=args.corpora,
-        engine=args.engine,
-        model=args.model,
-        max_results=args.max_results,
-        clarify=args.clarify,
+        options=given_options(args),
         widget=args.widget,
-        api_key_env=args.api_key_env,
-        base_url=args.base_url,
-        web=args.web,
-        local_only=args.local_only,
-        budget_tokens=args.budget[0] if args.budget else None,
-        budget_usd=args.budget[1] if args.budget else None,
-        record_to=args.record_to,
-        replay_from=args.replay_from,
         batch=True if args.batch or batch_file is not None else None,
         batch_file=batch_file,
         column=args.column,
-        model_timeout=args.model_timeout,
-        structured_output=args.structured_output,
-        small_model=args.small_model,
     )
-
-
-def _names(value: str) -> list[str]:
-    """`--web wikipedia,arxiv`: provider names, comma-separated."""
-    return [name.strip() for name in value.split(",") if name.strip()]
-
-
-def _budget(value: str) -> tuple[int | None, float | None]:
-    """`--budget 20000` (tokens) or `--budget '$0.05'` (estimated cost in US dollars)."""
-    text = value.strip().lower().removesuffix("usd").strip()
-    try:
-        if text.startswith("$"):
-            return None, float(text[1:])
-        return int(text), None
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is neither a token count (20000) nor a cost ($0.05)") from None
 
 
 def _subcommand(line: str, tokens: list[str]) -> MagicCommand | None:

@@ -21,7 +21,7 @@ import nest_asyncio
 from IPython.display import Markdown
 from pydantic import ValidationError
 
-from research_nb.core.errors import InvalidStateError, UserInputError
+from research_nb.core.errors import InvalidStateError, UserInputError, describe_validation_error
 from research_nb.core.task_manager import task_manager
 from research_nb.core.workflow import workflow
 from research_nb.models.api_models import APIKeys, ResearchRequest
@@ -307,13 +307,3 @@ def _response(request: ClarificationRequest, answers: Mapping[str, str | Sequenc
                 ClarificationAnswer(question_id=question_id, selections=[ChoiceSelection(id=i) for i in ids])
             )
     return ClarificationResponse(request_id=request.id, answers=converted)
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """A pydantic error as one line: `field: problem; field: problem`."""
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts)
