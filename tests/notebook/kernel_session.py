@@ -50,6 +50,10 @@ class CellResult:
     def text(self) -> str:
         return "" if self.result is None else str(self.result.get("text/plain", ""))
 
+    def row_of(self, request_id: str) -> str:
+        """The line of `%research list`'s table (the result's text) for a run."""
+        return next(line for line in self.text.splitlines() if line.startswith(request_id))
+
     def shown(self, mime: str) -> dict[str, Any] | None:
         """The first output (the result or a display) that has `mime`: what a front end shows."""
         return next((data for data in [self.result, *self.displays] if data is not None and mime in data), None)

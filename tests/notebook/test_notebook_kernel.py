@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from kernel_session import KernelSession
 
 QUESTION = "How do the economies of Norway and Sweden differ?"
@@ -85,8 +87,10 @@ def test_a_cell_magic_takes_the_question_from_the_cell_body(kernel: KernelSessio
 def test_list_and_cancel_subcommands(kernel: KernelSession) -> None:
     kernel.run(f'run = %research --engine memory "{QUESTION}"\nawait gate.reached(1)')
     run_id = kernel.eval("run.request_id")
-    listing = kernel.run("%research list").stdout
-    assert run_id in listing and "running" in listing and QUESTION in listing
+    listing = kernel.run("%research list")
+    row = listing.row_of(run_id)
+    assert re.search(re.escape(QUESTION) + r"\s+running\s+memory\s+\d{4}-", row)  # question, status, engine, started
+    assert listing.result is not None and f"<td>{run_id}</td>" in listing.result["text/html"]  # a table
 
     assert kernel.run(f"%research cancel {run_id}").stdout == f"cancelling run {run_id}\n"
     assert kernel.eval("(await run).current_stage.value") == "cancelled"

@@ -142,8 +142,8 @@ def test_restart_cancels_running_research_and_the_new_kernel_resumes_it(kernel: 
     kernel.kc.wait_for_ready(timeout=60)
     kernel.run("%load_ext research_nb")
     kernel.run(MEMORY_ENGINE_SETUP + "\ngate.open()")
-    listing = kernel.run("%research list").stdout
-    assert f"{run_id}  cancelled (stored)" in listing
+    listing = kernel.run("%research list")
+    assert " cancelled (stored) " in listing.row_of(run_id)
     resumed = kernel.run(f"run = %research resume {run_id}\nrun")
     widget = kernel.research_widget_id(resumed)
     assert kernel.wait_for_widget(widget, status="completed")["has_report"] is True

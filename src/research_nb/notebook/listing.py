@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from research_nb.models.research import shorten
 
 COLUMNS = ("Run id", "Question", "Status", "Engine", "Started", "Duration")
-QUESTION_WIDTH = 48
+QUESTION_WIDTH = 60
 
 
 class RunRow(BaseModel):
