@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from research_nb.core.errors import InvalidStateError, UserInputError
-from research_nb.export._html import report_html
 from research_nb.export._links import FileLinker, linked_markdown, linker_from
 from research_nb.export._provenance import Provenance, provenance
 from research_nb.models.research import ResearchReport, ResearchState
@@ -70,6 +69,8 @@ def export_text(state: ResearchState, format: ExportFormat, directory: Path | No
     """The export as text (Markdown, HTML or JSON); files are linked relative to `directory` (default: here)."""
     if format == "json":
         return state.model_dump_json(indent=2) + "\n"
+    from research_nb.export._html import report_html  # markdown-it: imported when an export needs it
+
     report = _report_of(state)
     linker = linker_from(directory or Path.cwd(), state.options.sources)
     if format == "html":
@@ -93,6 +94,7 @@ def export_state(state: ResearchState, path: str | Path, format: str | None = No
     absolute = Path(os.path.abspath(target))
     try:
         if kind == "pdf":
+            from research_nb.export._html import report_html
             from research_nb.export._pdf import write_pdf
 
             html = report_html(state, _report_of(state), linker_from(absolute.parent, state.options.sources))
