@@ -8,7 +8,7 @@ QUESTION ?= How do the economies of Norway and Sweden differ?
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup setup-browser run test lint docs bench clean
+.PHONY: setup setup-browser setup-export run test lint docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,19 @@ setup-browser:
 		rm -f "$$log"; \
 	fi
 
+# The PDF export (the pdf-export extra, WeasyPrint) lays text out with Pango; its tests read the PDFs back with
+# pdftotext (poppler-utils). Both from apt when missing, as for chromium above.
+EXPORT_APT := poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+setup-export:
+	@if ! command -v pdftotext >/dev/null || ! ldconfig -p | grep -q libpangoft2-1.0; then \
+		command -v apt-get >/dev/null || { echo "no pdftotext or Pango and no apt-get: install poppler-utils and Pango" >&2; exit 1; }; \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); log=$$(mktemp); \
+		echo "installing $(EXPORT_APT) for the PDF export and its tests (apt-get)"; \
+		{ $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(EXPORT_APT); } >"$$log" 2>&1 \
+			|| { cat "$$log" >&2; rm -f "$$log"; exit 1; }; \
+		rm -f "$$log"; \
+	fi
+
 run: setup
 	$(BIN)/research-nb "$(QUESTION)"
 
@@ -48,7 +61,7 @@ lint: setup
 docs: setup
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
-test: lint docs setup-browser
+test: lint docs setup-browser setup-export
 	$(BIN)/pytest
 
 bench: setup

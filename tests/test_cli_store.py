@@ -103,7 +103,8 @@ def test_resuming_a_run_another_live_process_drives_is_refused(tmp_path: Path) -
         "from research_nb.cli import main\n"
         "main(['How do the economies of Norway and Sweden differ?', '--corpus', 'factbook'])\n"
     )
-    env = {**os.environ, "RESEARCH_NB_DATA_DIR": str(data)}
+    # the patched search is the owner process's own: its research must not go to a worker process
+    env = {**os.environ, "RESEARCH_NB_DATA_DIR": str(data), "RESEARCH_NB_WORKERS": "off"}
     owner = subprocess.Popen([sys.executable, "-c", owner_code], stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert owner.stderr is not None

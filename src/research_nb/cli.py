@@ -3,6 +3,7 @@
     research-nb "How do the economies of Norway and Sweden differ?"
     research-nb "What do my notes say about caching?" --sources notes/ --json
     research-nb "Why are there two high tides a day?" --engine llm --model openai:gpt-4o-mini --budget '$0.05'
+    research-nb "How do Norway and Sweden differ?" --output report.html   # or --format md|html|json|pdf
     research-nb serve --port 8000
     research-nb runs [--delete ID] [--delete-older-than DAYS]     # stored runs
     research-nb resume ID                                          # continue a stopped run
@@ -17,6 +18,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import NoReturn, TextIO
 
 from pydantic import ValidationError
@@ -25,6 +27,7 @@ from research_nb.core.errors import UserInputError, describe_validation_error
 from research_nb.core.events import ResearchEvent
 from research_nb.core.flags import add_research_flags, check_engine, given_options, in_flag_terms
 from research_nb.core.workflow import workflow
+from research_nb.export import EXPORT_FORMATS, export_state, export_text, format_of
 from research_nb.models.api_models import ResearchRequest
 from research_nb.models.clarification import ChoiceSelection, ClarificationAnswer, ClarificationResponse
 from research_nb.models.research import ResearchStage, ResearchState, new_request_id, utcnow
@@ -57,13 +60,17 @@ def research_parser() -> argparse.ArgumentParser:
     parser.add_argument("question", help="the research question")
     add_research_flags(parser.add_argument_group("research options (the same as %research's)"))
     parser.add_argument("--json", action="store_true", help="print the final state as JSON")
+    _export_arguments(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser
 
 
 def parse_request(argv: Sequence[str]) -> tuple[ResearchRequest, argparse.Namespace]:
-    """The request a command line asks for; a `UserInputError` (in flag terms) for options that cannot work."""
+    """The request a command line asks for; a `UserInputError` (in flag terms) for options that cannot work,
+    export options included (refused before the research starts, so no run's work is lost to them)."""
     args = research_parser().parse_args(argv)
+    if (problem := _export_problem(args)) is not None:
+        raise UserInputError(problem)
     options = given_options(args)
     check_engine(options.get("engine", "offline"), options)
     try:
@@ -84,8 +91,7 @@ def _research(argv: list[str]) -> int:
         return _usage_error(str(exc))
     except KeyboardInterrupt:
         state = workflow.require_state(request_id)
-    _print_result(state, as_json=args.json)
-    return _exit_code(state)
+    return _finish(state, args)
 
 
 def _exit_code(state: ResearchState) -> int:
@@ -151,15 +157,52 @@ def _show(event: ResearchEvent, out: TextIO | None) -> None:
         print(text, file=out, flush=True)
 
 
-def _print_result(state: ResearchState, *, as_json: bool) -> None:
+def _print_result(state: ResearchState, *, as_json: bool, report: bool = True) -> None:
     if as_json:
         print(state.model_dump_json(indent=2))
         return
-    if state.report is not None:
+    if state.report is not None and report:
         print(state.report.markdown, end="")
     if state.current_stage is not ResearchStage.COMPLETED:
         reason = state.error_message or state.cancel_reason or state.current_stage.value
         print(f"research-nb: run {state.current_stage.value}: {reason}", file=sys.stderr)
+
+
+def _export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=EXPORT_FORMATS, help="print (or, with --output, write) the run as this")
+    parser.add_argument("--output", metavar="FILE", help="write the report to FILE (format from its suffix)")
+
+
+def _export_problem(args: argparse.Namespace) -> str | None:
+    """Bad export options are refused before the research starts, so no run's work is lost to them."""
+    try:
+        if args.output is not None:
+            format_of(args.output, args.format)
+            if not Path(args.output).expanduser().parent.is_dir():
+                return f"--output {args.output}: the folder {str(Path(args.output).parent)!r} does not exist"
+        elif args.format == "pdf":
+            return "--format pdf writes a file: give it with --output report.pdf"
+    except UserInputError as exc:
+        return str(exc)
+    return None
+
+
+def _finish(state: ResearchState, args: argparse.Namespace) -> int:
+    """Print the result, or write it with --output; the exit code says how the run ended."""
+    if args.output is None and args.format is None:
+        _print_result(state, as_json=args.json)
+        return _exit_code(state)
+    try:
+        if args.output is not None:
+            written = export_state(state, args.output, args.format)
+            print(f"research-nb: wrote {written}", file=sys.stderr)
+        else:
+            print(export_text(state, format_of("", args.format)), end="")
+    except UserInputError as exc:  # the run is stored: say how to export it again
+        _usage_error(f"{exc} (the run is kept: research-nb resume {state.request_id} --output FILE)")
+        return EXIT_FAILED
+    _print_result(state, as_json=False, report=False)
+    return _exit_code(state)
 
 
 def _runs(argv: list[str]) -> int:
@@ -195,8 +238,11 @@ def _resume(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="research-nb resume", description="Continue a stored run.")
     parser.add_argument("request_id")
     parser.add_argument("--json", action="store_true")
+    _export_arguments(parser)
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
+    if (problem := _export_problem(args)) is not None:
+        return _usage_error(problem)
     try:
         state = workflow.require_state(args.request_id)
         state = asyncio.run(_drive(state, None if args.quiet else sys.stderr))
@@ -204,8 +250,7 @@ def _resume(argv: list[str]) -> int:
         return _usage_error(str(exc))
     except KeyboardInterrupt:
         state = workflow.require_state(args.request_id)
-    _print_result(state, as_json=args.json)
-    return _exit_code(state)
+    return _finish(state, args)
 
 
 def _age(delta: timedelta) -> str:

@@ -13,6 +13,7 @@ from engines_for_tests import ENGINE_NAME, MemoryEngine
 from research_nb.core.errors import CorruptRunError, UnknownRequestError
 from research_nb.core.store import RunStore
 from research_nb.core.workflow import ResearchWorkflow
+from research_nb.engines.offline import OfflineEngine
 from research_nb.models.api_models import APIKeys
 from research_nb.models.research import ResearchOptions, ResearchStage
 from research_nb.sources.corpus import Corpus
@@ -71,6 +72,7 @@ async def test_a_run_killed_mid_stage_resumes_to_the_same_report(
     search = Corpus.search_sync
     monkeypatch.setattr(Corpus, "search_sync", lambda self, q, k=10: (release.wait(30), search(self, q, k))[1])
     first = fresh(store)
+    first.engines.register("offline", lambda: OfflineEngine(in_worker=False))  # the patched search is ours
     state = first.prepare(QUESTION)
     task = asyncio.get_running_loop().create_task(first.resume_research(state))
     async with first.events.subscribe(state.request_id) as events:

@@ -43,11 +43,20 @@ class CellResult:
     stderr: str = ""
     result: dict[str, Any] | None = None  # execute_result data by MIME type
     displays: list[dict[str, Any]] = field(default_factory=list)
+    display_ids: list[str | None] = field(default_factory=list)  # each display's id, if it has one
     error: dict[str, Any] | None = None  # ename, evalue, traceback
 
     @property
     def text(self) -> str:
         return "" if self.result is None else str(self.result.get("text/plain", ""))
+
+    def row_of(self, request_id: str) -> str:
+        """The line of `%research list`'s table (the result's text) for a run."""
+        return next(line for line in self.text.splitlines() if line.startswith(request_id))
+
+    def shown(self, mime: str) -> dict[str, Any] | None:
+        """The first output (the result or a display) that has `mime`: what a front end shows."""
+        return next((data for data in [self.result, *self.displays] if data is not None and mime in data), None)
 
 
 class KernelSession:
@@ -86,6 +95,7 @@ class KernelSession:
                 cell.result = content["data"]
             elif kind == "display_data":
                 cell.displays.append(content["data"])
+                cell.display_ids.append(content.get("transient", {}).get("display_id"))
             elif kind == "error":
                 cell.error = content
         raise AssertionError("unreachable")
@@ -112,9 +122,13 @@ class KernelSession:
     # -- widgets, as the browser sees them -------------------------------------------------------------------
 
     def research_widget_id(self, cell: CellResult) -> str:
-        """The comm id of the ResearchWidget a cell displayed (found through the displayed box's children)."""
-        assert cell.result is not None and WIDGET_VIEW in cell.result, f"no widget in {cell.result}"
-        box = self.models[cell.result[WIDGET_VIEW]["model_id"]]
+        """The comm id of the ResearchWidget a cell displayed (itself, or among the displayed box's children)."""
+        shown = cell.shown(WIDGET_VIEW)
+        assert shown is not None, f"no widget in {cell.result} or {cell.displays}"
+        model_id = shown[WIDGET_VIEW]["model_id"]
+        box = self.models[model_id]
+        if box.get("_anywidget_id") == ANYWIDGET_ID:
+            return str(model_id)
         for child in box["children"]:
             child_id = child.removeprefix("IPY_MODEL_")
             if self.models.get(child_id, {}).get("_anywidget_id") == ANYWIDGET_ID:
@@ -131,6 +145,22 @@ class KernelSession:
         while not all(self.models.get(comm_id, {}).get(k) == v for k, v in expected.items()):
             self._read(timeout)
         return self.models[comm_id]
+
+    def updated_display(self, display_id: str, timeout: float = 60, *, containing: str = "") -> dict[str, Any]:
+        """The data of the latest `update_display_data` for `display_id` (from any cell), once one whose
+        Markdown contains `containing` arrived."""
+        seen = 0
+        while True:
+            for msg in self.messages[seen:]:
+                content = msg["content"]
+                if (
+                    msg["msg_type"] == "update_display_data"
+                    and content.get("transient", {}).get("display_id") == display_id
+                    and containing in content["data"].get("text/markdown", "")
+                ):
+                    return dict(content["data"])
+            seen = len(self.messages)
+            self._read(timeout)
 
     def wait_for_widget_field(self, comm_id: str, name: str, timeout: float = 60) -> Any:
         """A widget's synced value `name`, once it is set (not empty)."""

@@ -20,10 +20,10 @@ from research_nb.core.events import (
     SubQuestionProgress,
 )
 from research_nb.core.workflow import workflow
+from research_nb.export import linked_markdown
 from research_nb.models.research import ResearchOptions, ResearchReport, ResearchStage, ResearchState
 from research_nb.notebook import widget as widget_module
 from research_nb.notebook.progress import MAX_LOG_LINES, ProgressView
-from research_nb.notebook.report import linked_markdown
 from research_nb.notebook.run import start_research
 
 QUESTION = "How do the economies of Norway and Sweden differ?"

@@ -133,9 +133,9 @@ def test_a_kernel_killed_at_any_of_20_points_leaves_a_run_resumed_to_the_same_re
 
     with kernel_session(env=env) as second:
         second.run("%load_ext research_nb")
-        shown = second.run("%research list").stdout
+        shown = second.run("%research list")
         for request_id in killed:
-            assert f"{request_id}  interrupted at " in shown
+            assert " interrupted at " in shown.row_of(request_id)
         output = second.run(RESUME_ALL.format(question=QUESTION, ids=list(killed)), timeout=300).stdout
     results = json.loads(output)
     for request_id, point in killed.items():
@@ -181,7 +181,7 @@ def test_a_run_another_live_kernel_drives_is_shown_there_and_resumed_only_once_t
         saved = store.load(request_id)
 
         second.run("%load_ext research_nb")
-        assert f"{request_id}  running in process {pid} (stored)" in second.run("%research list").stdout
+        assert f" running in process {pid} (stored) " in second.run("%research list").row_of(request_id)
         opened = second.run(f"opened = %research open {request_id}\nopened.status")
         assert opened.text == "'running'" and opened.stderr == ""  # running in the first kernel, not "cancelled"
         refused = second.run(f"%research resume {request_id}")
@@ -194,7 +194,7 @@ def test_a_run_another_live_kernel_drives_is_shown_there_and_resumed_only_once_t
 
         first.km.provisioner.process.kill()  # type: ignore[attr-defined]  # SIGKILL: only the OS drops its lease
         first.km.provisioner.process.wait(timeout=10)  # type: ignore[attr-defined]
-        assert f"{request_id}  interrupted at brief_generation (stored)" in second.run("%research list").stdout
+        assert " interrupted at brief_generation (stored) " in second.run("%research list").row_of(request_id)
         second.run(f"resumed = %research resume {request_id}\nstate = await resumed", timeout=120)
         assert second.eval("state.current_stage.value") == "completed"
 
@@ -213,7 +213,7 @@ def test_a_damaged_store_costs_one_line_per_file_in_a_kernel(tmp_path: Path) -> 
         (runs / "odd name.json").write_text("{}")
 
         listing = kernel.run("%research list")
-        assert request_id in listing.stdout
+        assert listing.row_of(request_id)
         skipped = listing.stderr.strip().splitlines()
         assert len(skipped) == 5 and all(line.startswith(f"%research: skipped {runs}/") for line in skipped)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from kernel_session import KernelSession
 
 QUESTION = "How do the economies of Norway and Sweden differ?"
@@ -28,28 +30,29 @@ returned_after
     assert finished.text == "('completed', True, 'completed')"
 
 
-def test_the_handle_shows_a_widget_in_a_browser_and_a_stable_line_elsewhere(kernel: KernelSession) -> None:
+def test_the_handle_shows_a_widget_in_a_browser_and_a_line_with_its_id_elsewhere(kernel: KernelSession) -> None:
     shown = kernel.run(f'%research --engine memory "{QUESTION}"')
-    assert shown.result is not None
-    assert shown.text == f"ResearchRun({QUESTION!r}, engine='memory')"
+    widget_output, report_output = shown.displays
+    run_id = kernel.eval("list(get_ipython().find_magic('research').__self__.runs)[-1]")
+    assert widget_output["text/plain"] == f"ResearchRun({QUESTION!r}, id={run_id!r}, engine='memory', status='running')"
     widget = kernel.research_widget_id(shown)
     assert kernel.models[widget]["query"] == QUESTION
+    assert report_output == {"text/markdown": f"<!-- research-nb report of run {run_id} -->"}  # filled in at the end
 
     plain = kernel.run(f'%research --engine memory --no-widget "{QUESTION}"')
-    assert plain.result == {"text/plain": f"ResearchRun({QUESTION!r}, engine='memory')"}
+    assert list(plain.displays[0]) == ["text/plain"] and plain.displays[0]["text/plain"].startswith("ResearchRun(")
 
 
 def test_the_report_renders_under_the_widget_with_citations_linked_to_its_sources(kernel: KernelSession) -> None:
     kernel.run("gate.open()")
     shown = kernel.run(f'run = %research --engine memory "{QUESTION}"\nrun')
     widget = kernel.research_widget_id(shown)
+    report_id = shown.display_ids[1]
+    assert report_id is not None
     kernel.run("await run")
     kernel.wait_for_widget(widget, status="completed", has_report=True)
-    box = kernel.models[shown.result["application/vnd.jupyter.widget-view+json"]["model_id"]]  # type: ignore[index]
-    report_area = box["children"][1].removeprefix("IPY_MODEL_")
-    outputs = kernel.wait_for_widget_field(report_area, "outputs")
-    markdown = outputs[0]["data"]["text/markdown"]
-    assert markdown.startswith(f"# {QUESTION}")
+    markdown = kernel.updated_display(report_id, containing=f"# {QUESTION}")["text/markdown"]
+    assert markdown.split("\n\n", 1)[1].startswith(f"# {QUESTION}")
     anchor = markdown.split('<a id="')[1].split('"')[0]
     assert f"[1](#{anchor})" in markdown  # the first citation links to the first source's anchor
 
@@ -84,8 +87,10 @@ def test_a_cell_magic_takes_the_question_from_the_cell_body(kernel: KernelSessio
 def test_list_and_cancel_subcommands(kernel: KernelSession) -> None:
     kernel.run(f'run = %research --engine memory "{QUESTION}"\nawait gate.reached(1)')
     run_id = kernel.eval("run.request_id")
-    listing = kernel.run("%research list").stdout
-    assert run_id in listing and "running" in listing and QUESTION in listing
+    listing = kernel.run("%research list")
+    row = listing.row_of(run_id)
+    assert re.search(re.escape(QUESTION) + r"\s+running\s+memory\s+\d{4}-", row)  # question, status, engine, started
+    assert listing.result is not None and f"<td>{run_id}</td>" in listing.result["text/html"]  # a table
 
     assert kernel.run(f"%research cancel {run_id}").stdout == f"cancelling run {run_id}\n"
     assert kernel.eval("(await run).current_stage.value") == "cancelled"

@@ -133,8 +133,8 @@ def _version() -> str:
 
 
 def reference_line(reference: Reference) -> str:
-    """`[1] Title — location — URL`, leaving out the parts it lacks."""
-    parts = [reference.title, reference.location, reference.url or ""]
+    """`[1] Title — location — URL` (a user's file: `[1] Title — notes/a.md — p. 3`), leaving out what it lacks."""
+    parts = [reference.title, reference.path or "", reference.location, reference.url or ""]
     return f"[{reference.number}] " + " — ".join(p for p in parts if p)
 
 

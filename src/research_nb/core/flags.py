@@ -194,10 +194,3 @@ def in_flag_terms(message: str) -> str:
     for name in sorted((f for f in FLAG_FIELDS if "_" in f), key=len, reverse=True):
         message = re.sub(rf"(?<![\w-]){name}\b", flag_for(name) or name, message)
     return message
-
-
-def flags_summary() -> str:
-    """The flags on two lines, for a usage text: every engine's, then the llm engine's."""
-    common = "  ".join(f.spelling for f in RESEARCH_FLAGS if not f.engines)
-    llm = "  ".join(f.spelling for f in RESEARCH_FLAGS if LLM in f.engines)
-    return f"options: {common}\nmodel and web (engine {LLM}): {llm}"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -292,7 +293,9 @@ class ResearchWorkflow:
                     continue
                 state.enter_stage(stage)
                 self.events.emit(StageStarted(request_id=rid, stage=stage))
+                began = time.perf_counter()
                 summary = await _run_stage(stage, engine, ctx)
+                _add_stage_seconds(state, stage, time.perf_counter() - began)
                 if state.awaiting_clarification and state.clarification is not None:
                     self.events.emit(ClarificationRequested(request_id=rid, clarification=state.clarification))
                     self._checkpoint(state)
@@ -492,3 +495,12 @@ class _CallbackPump:
 
 
 workflow = ResearchWorkflow(store=RunStore())
+
+
+def _add_stage_seconds(state: ResearchState, stage: ResearchStage, seconds: float) -> None:
+    """How long each stage took (summed over the legs of a resumed run), for the exports' provenance."""
+    timings = state.metadata.get("stage_seconds")
+    timings = dict(timings) if isinstance(timings, dict) else {}
+    previous = timings.get(stage.value)
+    timings[stage.value] = round((previous if isinstance(previous, float | int) else 0) + seconds, 4)
+    state.metadata["stage_seconds"] = timings

@@ -15,6 +15,7 @@ from research_nb.engines._fields import FieldValue, is_field_line
 from research_nb.models.research import (
     Citation,
     Finding,
+    PassageLocation,
     Reference,
     ReportMetadata,
     ReportSection,
@@ -136,9 +137,10 @@ class _Citations:
                     passage_id=passage_id,
                     source_id=source.id,
                     title=passage.title,
-                    location=passage.location.describe(),
+                    location=_where(passage.title, passage.location),
                     url=passage.url or source.url,
                     attribution=source.attribution,
+                    path=passage.location.path,
                 )
             )
         return refs
@@ -347,11 +349,34 @@ def _section_body(findings: Sequence[Finding], citations: _Citations) -> tuple[s
     return "\n\n".join(parts), cites
 
 
+def _where(title: str, location: PassageLocation) -> str:
+    """Page, cell and heading, without a heading the title already names ('Notes — Write-back', not
+    'Notes — Write-back, "Write-back"')."""
+    heading = location.heading
+    if heading and (heading == title or title.endswith(f" — {heading}")):
+        location = location.model_copy(update={"heading": None})
+    return location.describe()
+
+
 def _reference_line(ref: Reference) -> str:
-    title = escape(ref.title)
-    where = f", {escape(ref.location)}" if ref.location else ""
+    """`1. Title, "Heading" — <url>`; from a user's file `1. Title (`notes/a.md`, p. 3)`: the path as a code span,
+    which a front that can open the file turns into a link (`research_nb.export.link_sources`)."""
+    text = escape(ref.title)
+    where = escape(ref.location) if ref.location else ""
+    if ref.path:
+        text += f" ({code_span(ref.path)}{', ' + where if where else ''})"
+    elif where:
+        text += f", {where}"
     url = f" — <{ref.url}>" if ref.url and _safe_url(ref.url) else ""
-    return f"{ref.number}. {title}{where}{url}"
+    return f"{ref.number}. {text}{url}"
+
+
+def code_span(text: str) -> str:
+    """`text` as a Markdown code span, with a fence longer than any run of backticks inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _safe_url(url: str) -> bool:

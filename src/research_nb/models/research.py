@@ -263,6 +263,7 @@ class Reference(BaseModel):
     location: str = ""
     url: str | None = None
     attribution: str | None = None
+    path: str | None = Field(None, description="The user's file it came from, as the corpus shows it (notes/a.md)")
 
 
 class ReportSection(BaseModel):

@@ -21,7 +21,9 @@ from research_nb.core.errors import UserInputError
 from research_nb.core.flags import check_engine, in_flag_terms
 from research_nb.core.workflow import workflow
 from research_nb.notebook.batch import resume, start_batch
-from research_nb.notebook.parser import USAGE, ListCommand, RunCommand, StartCommand, parse_magic
+from research_nb.notebook.help import help_text
+from research_nb.notebook.listing import RunRow, RunTable
+from research_nb.notebook.parser import ExportCommand, ListCommand, RunCommand, StartCommand, parse_magic
 from research_nb.notebook.run import ResearchRun, start_research
 
 
@@ -42,18 +44,21 @@ class ResearchMagics(Magics):
 
     @no_var_expand  # `$name` and `{2+2}` are text of the question; interpolate on purpose with research(f"...")
     @line_cell_magic
-    def research(self, line: str, cell: str | None = None) -> ResearchRun | BatchRun | None:
+    def research(self, line: str, cell: str | None = None) -> ResearchRun | BatchRun | RunTable | None:
         """Research a question in the background and show its progress; see `%research help`."""
         try:
             command = parse_magic(line, cell)
             if isinstance(command, StartCommand):
                 return self._start(command)
             if isinstance(command, ListCommand):
-                self._list()
-            elif isinstance(command, RunCommand):
+                return self._list()
+            if isinstance(command, RunCommand):
                 return self._on_run(command)
+            if isinstance(command, ExportCommand):
+                written = self._handle(command.request_id).export(command.path)
+                print(f"exported run {command.request_id} to {written}")
             else:
-                print(USAGE)
+                print(help_text())
         except UserInputError as exc:
             print(f"%research: {in_flag_terms(str(exc))}", file=sys.stderr)
         return None
@@ -99,23 +104,37 @@ class ResearchMagics(Magics):
             print(f"run {run.request_id} is not running (status: {run.status})")
         return None
 
-    def _list(self) -> None:
+    def _list(self) -> RunTable:
         """This kernel's runs, then the stored runs of earlier kernels and processes."""
         states = workflow.list_states()
         known = {state.request_id for state in states}
         listing = workflow.store.scan() if workflow.store is not None else None
-        stored = [] if listing is None else [r for r in listing.runs if r.request_id not in known]
-        for damaged in [] if listing is None else listing.damaged:  # one line each; the others are listed
-            print(f"%research: {damaged.line()}", file=sys.stderr)
-        if not states and not stored:
-            print("no research runs yet")
-            return
-        for state in states:
-            run = self.runs.get(state.request_id) or ResearchRun(state.request_id)
-            print(f"{state.request_id}  {run.status:<22}  {_short(state.user_query)}")
-        for record in stored:
-            status = listing.status_of(record) if listing is not None else "?"
-            print(f"{record.request_id}  {status + ' (stored)':<22}  {_short(record.question)}")
+        rows = [
+            RunRow(
+                request_id=state.request_id,
+                question=state.user_query,
+                status=(self.runs.get(state.request_id) or ResearchRun(state.request_id)).status,
+                engine=state.options.engine,
+                started=state.started_at or state.created_at,
+                duration_seconds=state.duration_seconds(),
+            )
+            for state in states
+        ]
+        if listing is not None:
+            for damaged in listing.damaged:  # one line each; the others are listed
+                print(f"%research: {damaged.line()}", file=sys.stderr)
+            rows += [
+                RunRow(
+                    request_id=record.request_id,
+                    question=record.question,
+                    status=listing.status_of(record),
+                    started=record.updated_at,
+                    stored=True,
+                )
+                for record in listing.runs
+                if record.request_id not in known
+            ]
+        return RunTable(rows)
 
 
 def _start_batch(command: StartCommand, options: dict[str, Any]) -> BatchRun:
@@ -124,7 +143,3 @@ def _start_batch(command: StartCommand, options: dict[str, Any]) -> BatchRun:
     else:
         questions = questions_from_lines(command.query)
     return start_batch([(q.id, q.question) for q in questions], **options)
-
-
-def _short(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"

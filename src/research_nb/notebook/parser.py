@@ -6,6 +6,7 @@
     %research cancel 3f9a0c2d41b7e8aa
     %research open 3f9a0c2d41b7e8aa       (a run of this kernel or a stored one: its widget and report)
     %research resume 3f9a0c2d41b7e8aa     (continue a stopped run, e.g. one cancelled by a kernel restart)
+    %research export 3f9a0c2d41b7e8aa report.html   (or .md, .json, .pdf: see docs/export.md)
     %research batch questions.txt --sources notes/   (one question per line, or a CSV/JSONL column: --column)
     %%research --batch                      (one question per line of the cell)
     %research resume batch-1a2b3c4d5e6f   (continue a batch: only its unfinished questions run)
@@ -24,22 +25,13 @@ from typing import Any, Literal, NoReturn
 from pydantic import BaseModel, Field
 
 from research_nb.core.errors import UserInputError
-from research_nb.core.flags import add_research_flags, flags_summary, given_options
+from research_nb.core.flags import add_research_flags, given_options
 from research_nb.models.research import MAX_QUERY_CHARS
-
-USAGE = (
-    "usage: %research [options] QUESTION | %%research [options] (question in the cell) | "
-    "%research list | %research cancel|open|resume ID | %research batch FILE [--column NAME] | "
-    "%%research --batch (a question per line)\n"
-    f"{flags_summary()}\n"
-    "notebook only: --no-widget  --batch  --column NAME\n"
-    "defaults: %config ResearchMagics (engine, model, max_results, sources, clarify, widget)"
-)
 
 #: The longest `%research` line: a question of the longest kind plus room for options and paths.
 MAX_LINE_CHARS = MAX_QUERY_CHARS + 3000
 
-SUBCOMMANDS = ("list", "cancel", "open", "resume", "help")  # bare words only: a quoted "list" is a question
+SUBCOMMANDS = ("list", "cancel", "open", "resume", "export", "help")  # bare words only: a quoted "list" is a question
 
 
 class MagicUsageError(UserInputError):
@@ -55,9 +47,9 @@ class StartCommand(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
     widget: bool | None = None
     # a batch: `%%research --batch` (a question per line of `query`) or `%research batch FILE`
-    batch: bool | None = None  # None: not a batch (left out of dumps, like the unset options)
-    batch_file: str | None = None
-    column: str | None = None
+    batch: bool | None = Field(None, description="Research each line of the cell as a question of its own")
+    batch_file: str | None = None  # None: not a batch (left out of dumps, like the unset options)
+    column: str | None = Field(None, description="The column of a CSV or JSONL batch file that holds the questions")
 
 
 class ListCommand(BaseModel):
@@ -71,11 +63,19 @@ class RunCommand(BaseModel):
     request_id: str
 
 
+class ExportCommand(BaseModel):
+    """`%research export ID PATH`: write a run's report (or state) to a file; the format from the suffix."""
+
+    kind: Literal["export"] = "export"
+    request_id: str
+    path: str
+
+
 class HelpCommand(BaseModel):
     kind: Literal["help"] = "help"
 
 
-MagicCommand = StartCommand | ListCommand | RunCommand | HelpCommand
+MagicCommand = StartCommand | ListCommand | RunCommand | ExportCommand | HelpCommand
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,6 +83,11 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise MagicUsageError(f"{message} (try %research help)")
+
+
+def start_parser() -> argparse.ArgumentParser:
+    """The options of `%research QUESTION` (read by `%research help`)."""
+    return _start_parser()
 
 
 @functools.cache  # built once: argparse parsers keep no state between parses (every default is None)
@@ -157,6 +162,12 @@ def _subcommand(line: str, tokens: list[str]) -> MagicCommand | None:
         return None
     kind, arguments = tokens[0], tokens[1:]
     quote_hint = f'to research a question that starts with "{kind}", quote it: %research "{line.strip()}"'
+    if kind == "export":
+        if len(arguments) != 2 or arguments[0].startswith("-"):
+            raise MagicUsageError(
+                f"export takes a run id and a file: %research export ID report.html (ids: %research list); {quote_hint}"
+            )
+        return ExportCommand(request_id=arguments[0], path=arguments[1])
     if not arguments:
         raise MagicUsageError(f"{kind} needs a run id: %research {kind} ID (ids: %research list); {quote_hint}")
     if len(arguments) > 1 or arguments[0].startswith("-"):

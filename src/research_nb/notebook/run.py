@@ -4,6 +4,11 @@
     run                      # the live widget (with Cancel); the report appears under it when done
     state = await run        # waits without blocking the kernel; returns the final (or paused) state
     run.markdown()           # the report, with citations linked to its sources
+    run.export("report.html")  # or .md, .json (the whole state), .pdf (the pdf-export extra)
+
+Displaying a run shows two outputs: the widget, and under it the report's own output, a Markdown display that is
+filled in when the run ends. Jupyter saves that one in the notebook as plain Markdown, so a notebook reopened
+without widget state, GitHub's viewer, `jupyter nbconvert --to markdown` and nbval all show the report.
 
 Interrupting a cell that awaits a run stops the waiting, not the run: a run is a background job with its own
 Cancel button and `run.cancel()`, and a user who interrupts to get the prompt back keeps the research going.
@@ -14,16 +19,17 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-import ipywidgets
 import nest_asyncio
-from IPython.display import Markdown
+from IPython.display import Markdown, display, update_display
 from pydantic import ValidationError
 
 from research_nb.core.errors import InvalidStateError, UserInputError, describe_validation_error
 from research_nb.core.task_manager import task_manager
 from research_nb.core.workflow import workflow
+from research_nb.export import export_state
 from research_nb.models.api_models import APIKeys, ResearchRequest
 from research_nb.models.clarification import (
     ChoiceSelection,
@@ -34,7 +40,7 @@ from research_nb.models.clarification import (
 from research_nb.models.research import ResearchReport, ResearchStage, ResearchState
 from research_nb.notebook.kernel import capture_loop
 from research_nb.notebook.progress import ProgressView, Status
-from research_nb.notebook.report import report_display
+from research_nb.notebook.report import report_display, report_markdown
 from research_nb.notebook.widget import ResearchWidget, WidgetFeed
 from research_nb.sources.paths import check_paths
 
@@ -80,6 +86,7 @@ class ResearchRun:
         self._show_widget = widget
         self._api_keys = api_keys  # kept for resuming; never shown, never put in widget state
         self._display: _LiveDisplay | None = None
+        self._report_shown = False  # the report's output is in a cell: update it when the run ends
 
     # -- reading ------------------------------------------------------------------------------------------
 
@@ -120,7 +127,13 @@ class ResearchRun:
             raise InvalidStateError(
                 f"run {self.request_id} has no report yet (status: {self.status}); `await` it first"
             )
-        return report_display(report)
+        return report_display(report, sources=self.state.options.sources)
+
+    def export(self, path: str | Path, format: str | None = None) -> Path:
+        """Write the run to `path`: its report as Markdown (`.md`), self-contained HTML (`.html`) or PDF
+        (`.pdf`, the `pdf-export` extra), or its whole state as JSON (`.json`); `format=` overrides the suffix.
+        Returns the path written. A bad path or format raises a one-line `UserInputError`; nothing is lost."""
+        return export_state(self.state, path, format)
 
     # -- waiting ------------------------------------------------------------------------------------------
 
@@ -132,6 +145,9 @@ class ResearchRun:
         the run: interrupting the waiting cell stops only the waiting."""
         while (task := task_manager.get_task(self.request_id)) is not None and not task.done():
             await asyncio.wait([task])
+        # Again from the waiting cell: a front that runs cells one by one (nbclient) reads only the messages of the
+        # cell it runs, and the widget's update came from the cell that showed the run.
+        self._show_report()
         return self.state
 
     def wait(self) -> ResearchState:
@@ -183,6 +199,7 @@ class ResearchRun:
         if not state.is_finished or state.current_stage is ResearchStage.COMPLETED:
             raise InvalidStateError(f"run {self.request_id} is {state.current_stage.value}; only a stopped run resumes")
         self._submit(state)
+        self._show_report()  # the stopped run's partial report gives way until the run ends again
         if self._display is not None:  # subscribed before the new leg's first step: it sees all of it
             self._display.follow(replay=False)
 
@@ -202,40 +219,63 @@ class ResearchRun:
             self._display = _LiveDisplay(self)
         return self._display
 
+    def _ipython_display_(self) -> None:
+        """Two outputs: the widget (or, without one, the text line) and the report's Markdown under it."""
+        display(self._repr_mimebundle_(), raw=True)  # type: ignore[no-untyped-call]
+        self._show_report(new=True)
+
+    def _show_report(self, *, new: bool = False) -> None:
+        """Put the report (while there is none, an empty Markdown output) in the report's output: a new one under
+        the widget, or every one shown before, wherever it is (a display id)."""
+        if not new and not self._report_shown:
+            return
+        state = self.state
+        marker = REPORT_MARKER.format(request_id=self.request_id)
+        report = state.report if state.is_finished else None
+        markdown = "" if report is None else report_markdown(report, place="w", sources=state.options.sources)
+        # Markdown only: every front that saves or converts notebooks renders it; a terminal shows no widget either
+        bundle = {"text/markdown": f"{marker}\n\n{markdown}" if markdown else marker}
+        display_id = f"research-nb-report-{self.request_id}"
+        if new:
+            display(bundle, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
+            self._report_shown = True
+        else:
+            update_display(bundle, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        if not self._show_widget:
-            return {"text/plain": repr(self)}
-        bundle: dict[str, Any] = self._live_display().box._repr_mimebundle_()
-        bundle["text/plain"] = repr(self)  # stable: nbval compares it, a terminal shows it
+        bundle: dict[str, Any] = {}
+        if self._show_widget:
+            shown = self._live_display().widget._repr_mimebundle_()  # anywidget's: (data, metadata)
+            bundle = dict(shown[0] if isinstance(shown, tuple) else shown or {})
+        bundle["text/plain"] = repr(self)  # what a terminal, nbconvert and a notebook without widget state show
         return bundle
 
     def __repr__(self) -> str:
-        return f"ResearchRun({self.state.user_query!r}, engine={self.state.options.engine!r})"
+        state = self.state
+        return (
+            f"ResearchRun({state.user_query!r}, id={self.request_id!r}, engine={state.options.engine!r}, "
+            f"status={self.status!r})"
+        )
+
+
+#: Starts the report output's Markdown: the run it belongs to, invisible when rendered. The example notebooks'
+#: nbval sanitizer (notebooks/sanitize.cfg) blanks an output that starts with it, since nbval never sees it filled.
+REPORT_MARKER = "<!-- research-nb report of run {request_id} -->"
 
 
 class _LiveDisplay:
-    """The widget over the report: the widget follows the run; the report appears under it when it ends."""
+    """The widget following the run; when the run ends, it has the report's output filled in."""
 
     def __init__(self, run: ResearchRun) -> None:
         self.run = run
         self.view = ProgressView(run.state)
         self.widget = ResearchWidget(self.view, self._on_action)
-        self.report_area = ipywidgets.Output()
-        self.box = ipywidgets.VBox([self.widget, self.report_area])
-        self.feed = WidgetFeed(run.request_id, self.view, self.widget, self._show_report)
+        self.feed = WidgetFeed(run.request_id, self.view, self.widget, run._show_report)
         self.follow(replay=True)
-        if self.view.finished:
-            self._show_report()
 
     def follow(self, *, replay: bool) -> None:
         self.widget.cancel_requested = False
         self.feed.follow(replay=replay)
-
-    def _show_report(self) -> None:
-        self.report_area.outputs = ()
-        report = self.run.report
-        if report is not None:
-            self.report_area.append_display_data(report_display(report, place="w"))
 
     def _on_action(self, message: dict[str, Any]) -> None:
         """A request from the browser; a mistake is shown in the widget, never raised into the kernel."""

@@ -63,6 +63,7 @@ class Corpus:
     ) -> None:
         """Assemble segments into a corpus; `index` is their index if it was built before (from the cache)."""
         self.stats = BuildStats((), len(segments), 0, 0.0)
+        self.content_hash: str | None = None  # of every input's content and the index parameters, once built
         self.warnings: tuple[str, ...] = tuple(warnings)
         self._documents: list[Source] = []
         self._document_paths: list[str | None] = []
@@ -287,6 +288,7 @@ class _Builder:
             self.cache.put_index(index_key, corpus._index)
         self._cache_warning()
         corpus.warnings = tuple(self.warnings)
+        corpus.content_hash = index_key
         seconds = time.perf_counter() - started
         corpus.stats = BuildStats(tuple(self.read), self.from_cache, resolved.ignored, seconds, index is not None)
         ignored = f", {resolved.ignored} file(s) of other types ignored" if resolved.ignored else ""

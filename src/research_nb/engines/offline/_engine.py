@@ -167,6 +167,7 @@ class OfflineEngine:
         titles = knowledge.titles
         state = ctx.state
         ctx.state.metadata["documents_searched"] = corpus.num_documents
+        ctx.state.metadata["corpus"] = {"description": corpus.describe(), "content_hash": corpus.content_hash}
         brief = state.brief or _brief(question_of(state), knowledge)
         plan = brief.plan
         if plan is not None and plan.kind in STRUCTURED and lookup(ctx, corpus, knowledge, plan, brief):
