@@ -49,6 +49,13 @@ def linked_markdown(report: ResearchReport, place: str = "") -> str:
     return _CITATION.sub(link, body) + _SOURCE_ITEM.sub(anchor, listing) + rest
 
 
+def cited_numbers(report: ResearchReport) -> set[int]:
+    """The citation numbers `[n]` the report's text cites (above its Sources list), as a reader sees them."""
+    heading = _SOURCES_HEADING.search(report.markdown)
+    body = report.markdown if heading is None else report.markdown[: heading.start()]
+    return {int(n) for match in _CITATION.finditer(body) for n in re.split(r"\s*,\s*", match.group(1))}
+
+
 def report_display(report: ResearchReport, place: str = "") -> Markdown:
     """An IPython display object for the report (rendered as Markdown by Jupyter); `place` tells apart the ids
     of copies of one report shown in different places."""

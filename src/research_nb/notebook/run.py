@@ -235,6 +235,7 @@ class _LiveDisplay:
         self.report_area.outputs = ()
         report = self.run.report
         if report is not None:
+            self.view.show_report(report)
             self.report_area.append_display_data(report_display(report, place="w"))
 
     def _on_action(self, message: dict[str, Any]) -> None:
@@ -251,6 +252,8 @@ class _LiveDisplay:
                 self.run.answer(answers)
             elif kind == "skip":
                 self.run.answer(None)
+            elif kind == "resume":  # the Resume button of a stopped run: what `%research resume <id>` does
+                self.run.resume()
             else:
                 raise UserInputError(f"unknown widget action {kind!r}")
         except ValidationError as exc:
