@@ -197,29 +197,32 @@ function render({ model, el }) {
 
   // -- the kernel's connection ----------------------------------------------------------------------------------
   // A widget whose kernel restarted or shut down keeps its last state; it must not look as if the run went on.
+  // ipywidgets says so with the model's "comm_live_update" event (its comm went away: a model never gets a new one)
+  // and the kernel's status ("restarting", "dead"); a send that fails ("Cannot send") says it too.
   let connected = !el.classList.contains(DISCONNECTED);
-  let everConnected = connected;
+  function lose() {
+    if (!connected) return;
+    connected = false;
+    showAll();
+  }
   function sendToKernel(content) {
     if (!connected) return;
     try {
       model.send(content);
     } catch {
-      connected = false; // the comm went away between two checks ("Cannot send")
-      showAll();
+      lose();
     }
   }
-  const connection = new MutationObserver(() => {
-    const now = !el.classList.contains(DISCONNECTED);
-    if (now === connected) return;
-    connected = now;
-    everConnected = everConnected || now;
-    showAll();
-  });
-  connection.observe(el, { attributes: true, attributeFilter: ["class"] });
+  const kernel = model.widget_manager && model.widget_manager.kernel;
+  const onKernelStatus = (_kernel, state) => {
+    if (state === "restarting" || state === "autorestarting" || state === "dead") lose();
+  };
+  if (kernel && kernel.statusChanged) kernel.statusChanged.connect(onKernelStatus);
 
-  // a run the widget can no longer follow: its kernel is gone and it had not finished
+  // a run the widget can no longer follow or resume: its kernel is gone and the run had not completed (a kernel
+  // restart cancels its runs on the way out: the widget may have seen "Cancelled by shutdown" just before)
   function orphaned() {
-    return !connected && !FINISHED.has(model.get("status"));
+    return !connected && model.get("status") !== "completed";
   }
 
   // -- the clock: ticks in the browser between updates, from the kernel's last figure ---------------------------
@@ -360,8 +363,7 @@ function render({ model, el }) {
     let kind = state;
     if (orphaned()) {
       kind = "stopped";
-      const lead = everConnected ? "Kernel restarted: this run was stopped — " : "Not connected to a kernel — ";
-      message.append(lead, h("code", undefined, undefined, `%research resume ${id}`));
+      message.append("Kernel restarted: this run was stopped — ", h("code", undefined, undefined, `%research resume ${id}`));
     } else if (state === "failed") message.textContent = model.get("error");
     else if (state === "cancelled")
       message.textContent =
@@ -454,6 +456,7 @@ function render({ model, el }) {
     "change:clarification": showClarification,
     "change:action_error": showActionError,
     "change:log": showLog,
+    comm_live_update: lose,
   };
   const subscriptions = Object.entries(handlers).flatMap(([events, handler]) =>
     events.split(" ").map((event) => [event, handler]),
@@ -468,7 +471,7 @@ function render({ model, el }) {
 
   return () => {
     clearInterval(ticker);
-    connection.disconnect();
+    if (kernel && kernel.statusChanged) kernel.statusChanged.disconnect(onKernelStatus);
     for (const [event, handler] of subscriptions) model.off(event, handler);
   };
 }
