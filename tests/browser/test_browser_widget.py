@@ -58,7 +58,8 @@ def front(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 def open_in(request: pytest.FixtureRequest, front: JupyterLab, notebook_page: Page) -> Callable[..., Notebook]:
     """Open a notebook in the module's front end (the page's kernels are shut down after the test)."""
     # a workspace of its own per test and parameter (a shared one would open the other test's tab too)
-    workspace = re.sub(r"[^\w-]+", "-", request.node.name)[:40] + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]
+    digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]
+    workspace = re.sub(r"[^\w-]+", "-", request.node.name)[:40] + digest
     request.addfinalizer(front.shut_down_kernels)
 
     def open_(path: str, *cells: str) -> Notebook:
@@ -251,7 +252,8 @@ CONTRASTS_JS = """
   const measure = (node, name) => results.push({ name, ratio: ratio(node), color: getComputedStyle(node).color });
   const pill = widget.querySelector(".rnb-status");
   const saved = pill.dataset.status;
-  for (const status of ["pending", "running", "awaiting_clarification", "completed", "failed", "cancelled", "stopped"]) {
+  const statuses = ["pending", "running", "awaiting_clarification", "completed", "failed", "cancelled", "stopped"];
+  for (const status of statuses) {
     pill.dataset.status = status;
     measure(pill, `status ${status}`);
   }
@@ -272,7 +274,8 @@ CONTRASTS_JS = """
     measure(message, `message ${kind}`);
   }
   [message.className, message.hidden, message.textContent] = messageState;
-  for (const node of document.querySelectorAll(".rnb .rnb-subq-status, .rnb .rnb-found-link, .rnb-elapsed, .rnb-meta")) {
+  const others = ".rnb .rnb-subq-status, .rnb .rnb-found-link, .rnb-elapsed, .rnb-meta";
+  for (const node of document.querySelectorAll(others)) {
     measure(node, node.className);
   }
   return results;

@@ -2,8 +2,9 @@
 
 The widget is a view: every shown value is a synced trait (`ProgressView.traits()`), and the browser asks for
 actions with custom messages: `{"type": "cancel"}`, `{"type": "clarification", "answers": [...]}` (answers in
-the HTTP contract's shape), `{"type": "skip"}` and `{"type": "resume"}` (a stopped run). The feed coalesces trait updates to at most `MAX_UPDATES_PER_S`
-(JupyterLab drops a kernel's output above about 1000 messages/s), and always delivers the final state.
+the HTTP contract's shape), `{"type": "skip"}` and `{"type": "resume"}` (the Resume button of a stopped run).
+The feed coalesces trait updates to at most `MAX_UPDATES_PER_S` (JupyterLab drops a kernel's output above about
+1000 messages/s), and always delivers the final state.
 """
 
 from __future__ import annotations

@@ -17,6 +17,18 @@ const STATUS_TEXT = {
 const DISCONNECTED = "jupyter-widgets-disconnected";
 let widgetCount = 0; // ids of inputs and labels, unique in the page
 
+// Keys typed in a widget are the widget's: JupyterLab's and Notebook 7's shortcuts (ArrowDown: next cell, Enter:
+// edit mode, r: raw cell...) must not see them. Some front ends read keys while they travel down to the target
+// (a capturing listener on the document), so they are stopped on the way, at the window, which sees them first;
+// what the browser does with the key (move a radio, type a letter, submit the form) is left as it is.
+function keepKeysInWidgets(event) {
+  if (event.target instanceof Element && event.target.closest(".rnb")) event.stopPropagation();
+}
+if (!window.__rnbKeysKept) {
+  window.__rnbKeysKept = true;
+  window.addEventListener("keydown", keepKeysInWidgets, true);
+}
+
 function h(tag, className, testid, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -135,9 +147,7 @@ function render({ model, el }) {
   const uid = `rnb-${++widgetCount}-${Math.random().toString(36).slice(2, 8)}`;
   const root = h("div", "rnb", "rnb-widget");
   root.setAttribute("role", "region");
-  // keys typed here are the widget's: JupyterLab's shortcuts (ArrowDown: next cell, Enter: edit mode) never see them
-  root.dataset.lmSuppressShortcuts = "true";
-  root.addEventListener("keydown", (event) => event.stopPropagation());
+  root.dataset.lmSuppressShortcuts = "true"; // Lumino's own way of saying it (see keepKeysInWidgets)
 
   const header = h("div", "rnb-header");
   const title = h("div", "rnb-title", "rnb-title");
