@@ -158,8 +158,13 @@ class JupyterLab:
 
     def set_theme(self, theme: str) -> None:
         """The theme the next page load shows ("JupyterLab Light", "JupyterLab Dark"), as a user who picked it."""
-        path = self.base_dir / "lab-settings" / "@jupyterlab" / "apputils-extension" / "themes.jupyterlab-settings"
-        path.write_text(json.dumps({"theme": theme}))
+        self.set_settings("@jupyterlab/apputils-extension/themes", {"theme": theme})
+
+    def set_settings(self, plugin: str, values: dict[str, Any]) -> None:
+        """A plugin's user settings, as the Settings editor saves them; pages loaded from now on read them."""
+        path = self.base_dir / "lab-settings" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
 
     def shut_down_kernels(self) -> None:
         for session in self.api("GET", "/api/sessions"):

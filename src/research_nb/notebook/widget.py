@@ -62,9 +62,13 @@ class ResearchWidget(anywidget.AnyWidget):
     # set by the kernel when it acts on a request from the browser
     cancel_requested = traitlets.Bool(False).tag(sync=True)
     action_error = traitlets.Unicode("").tag(sync=True)
+    # the widget's own id in the browser's widget manager: the view asks it whether the model's comm is live (a
+    # model restored from a saved notebook has none: its kernel is gone)
+    comm_model_id = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, view: ProgressView, on_action: ActionHandler) -> None:
         super().__init__(**view.traits())
+        self.comm_model_id = self.model_id
         self._on_action = on_action
         self.on_msg(self._handle_message)
 

@@ -37,6 +37,10 @@ function h(tag, className, testid, text) {
   return node;
 }
 
+function code(text) {
+  return h("code", undefined, undefined, text);
+}
+
 function formatSeconds(seconds) {
   const s = Math.max(0, Math.floor(seconds));
   const m = Math.floor(s / 60);
@@ -210,6 +214,7 @@ function render({ model, el }) {
   // ipywidgets says so with the model's "comm_live_update" event (its comm went away: a model never gets a new one)
   // and the kernel's status ("restarting", "dead"); a send that fails ("Cannot send") says it too.
   let connected = !el.classList.contains(DISCONNECTED);
+  let everConnected = true; // false for a model restored from a saved notebook: it never had a kernel here
   function lose() {
     if (!connected) return;
     connected = false;
@@ -223,7 +228,20 @@ function render({ model, el }) {
       lose();
     }
   }
-  const kernel = model.widget_manager && model.widget_manager.kernel;
+  const manager = model.widget_manager;
+  if (manager && manager.get_model && model.get("comm_model_id")) {
+    manager.get_model(model.get("comm_model_id")).then(
+      (backbone) => {
+        // a model that lost its kernel keeps its comm object; one restored from a saved notebook never had one
+        if (!backbone || backbone.comm) return;
+        everConnected = false;
+        connected = true; // shown anew below, as never connected
+        lose();
+      },
+      () => {},
+    );
+  }
+  const kernel = manager && manager.kernel;
   const onKernelStatus = (_kernel, state) => {
     if (state === "restarting" || state === "autorestarting" || state === "dead") lose();
   };
@@ -260,7 +278,7 @@ function render({ model, el }) {
     root.dataset.kernel = connected ? "connected" : "disconnected";
     title.textContent = model.get("query");
     status.dataset.status = lost ? "stopped" : state;
-    status.textContent = lost ? "Stopped" : STATUS_TEXT[state] || state;
+    status.textContent = lost ? (everConnected ? "Stopped" : "Not connected") : STATUS_TEXT[state] || state;
     const cancelling = model.get("cancel_requested") && !FINISHED.has(state);
     cancel.hidden = FINISHED.has(state) || lost;
     cancel.disabled = cancel.hidden || cancelling || !connected;
@@ -373,7 +391,9 @@ function render({ model, el }) {
     let kind = state;
     if (orphaned()) {
       kind = "stopped";
-      message.append("Kernel restarted: this run was stopped — ", h("code", undefined, undefined, `%research resume ${id}`));
+      // a saved copy cannot know how the run ended; `open` shows it as the store has it
+      if (everConnected) message.append("Kernel restarted: this run was stopped — ", code(`%research resume ${id}`));
+      else message.append("Not connected to a kernel: this is the run as it was saved — ", code(`%research open ${id}`));
     } else if (state === "failed") message.textContent = model.get("error");
     else if (state === "cancelled")
       message.textContent =
@@ -466,7 +486,7 @@ function render({ model, el }) {
     "change:clarification": showClarification,
     "change:action_error": showActionError,
     "change:log": showLog,
-    comm_live_update: lose,
+    comm_live_update: () => lose(),
   };
   const subscriptions = Object.entries(handlers).flatMap(([events, handler]) =>
     events.split(" ").map((event) => [event, handler]),
