@@ -117,6 +117,11 @@ def test_after_a_kernel_restart_the_widget_says_the_run_stopped_and_how_to_resum
         "restart-widget.ipynb",
         HELD_MEMORY_ENGINE,
         f'run = %research --engine memory "{QUESTION}"\nprint("run id:", run.request_id)\nrun',
+        # in the new kernel, what the message says to do
+        "%load_ext research_nb\nfrom engines_for_tests import MemoryEngine\nfrom research_nb import workflow\n"
+        'workflow.engines.register("memory", MemoryEngine)\n'
+        f"[stored] = [r for r in workflow.store.list_runs() if r.question == {QUESTION!r}]\n"
+        'get_ipython().run_line_magic("research", f"resume {stored.request_id}")',
     )
     nb.run(0)
     run_id = re.search(r"run id: (\S+)", nb.run(1).inner_text())
@@ -139,6 +144,12 @@ def test_after_a_kernel_restart_the_widget_says_the_run_stopped_and_how_to_resum
     assert clock.inner_text() == stopped_at
     nb.wait_for_idle_kernel()
     assert not [e for e in browser_log.errors if "Cannot send" in e], browser_log.text()
+
+    nb.run(2)
+    resumed = nb.widget(2)
+    expect(resumed).to_have_attribute("data-status", "completed")
+    # the resumed leg's own time, and the total with the leg before the restart (not the old total as its start)
+    expect(resumed.get_by_test_id("rnb-elapsed")).to_have_text(re.compile(r"^\d+s \(\d+s in all\)$"))
 
 
 def test_a_reloaded_page_shows_a_finished_run_as_finished(
@@ -202,10 +213,19 @@ def test_the_widget_passes_axe_and_its_status_colours_contrast_in_both_themes(
         f'asked = %research --engine asking "{QUESTION}"\nasked',
         f'done = %research --engine plain "{QUESTION}"\ndone',
         f'failed = %research --engine failing "{QUESTION}"\nfailed',
+        # what the engine emits while it indexes a corpus (a cold start), here for the held run
+        "from research_nb.core.events import IndexingProgress\n"
+        "workflow.events.emit(IndexingProgress(request_id=held.request_id, corpus='the World Factbook',"
+        " files_done=12, files_total=40, passages=3100, seconds_left=4.6))\nNone",
     )
-    for cell in range(5):
+    for cell in range(6):
         nb.run(cell)
     expect(nb.widget(1)).to_have_attribute("data-status", "running")
+    indexing = nb.widget(1).locator('[data-testid="rnb-step"][data-stage="indexing"]')
+    expect(indexing).to_have_attribute("data-state", "active")
+    expect(indexing).to_have_text("Indexing the World Factbook12 / 40 files · 3,100 passages · about 5 s left")
+    expect(nb.widget(1).get_by_role("progressbar")).to_have_attribute("aria-valuenow", "6")
+    expect(nb.widget(1).get_by_test_id("rnb-activity")).to_contain_text("Indexing the World Factbook: 12 / 40 files")
     expect(nb.widget(2)).to_have_attribute("data-status", "awaiting_clarification")
     expect(nb.widget(3)).to_have_attribute("data-status", "completed")
     expect(nb.widget(4)).to_have_attribute("data-status", "failed")
