@@ -41,6 +41,7 @@ asking = MemoryEngine(questions=[
 ])
 workflow.engines.register("asking", lambda: asking)
 """
+RESTARTED_QUESTION = "How does Denmark's economy compare with Iceland's?"  # asked once per server: found again
 MIN_CONTRAST = 4.5
 
 
@@ -116,11 +117,11 @@ def test_after_a_kernel_restart_the_widget_says_the_run_stopped_and_how_to_resum
     nb = open_in(
         "restart-widget.ipynb",
         HELD_MEMORY_ENGINE,
-        f'run = %research --engine memory "{QUESTION}"\nprint("run id:", run.request_id)\nrun',
+        f'run = %research --engine memory "{RESTARTED_QUESTION}"\nprint("run id:", run.request_id)\nrun',
         # in the new kernel, what the message says to do
         "%load_ext research_nb\nfrom engines_for_tests import MemoryEngine\nfrom research_nb import workflow\n"
         'workflow.engines.register("memory", MemoryEngine)\n'
-        f"[stored] = [r for r in workflow.store.list_runs() if r.question == {QUESTION!r}]\n"
+        f"[stored] = [r for r in workflow.store.list_runs() if r.question == {RESTARTED_QUESTION!r}]\n"
         'get_ipython().run_line_magic("research", f"resume {stored.request_id}")',
     )
     nb.run(0)
