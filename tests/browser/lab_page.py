@@ -83,8 +83,10 @@ class Notebook:
     def wait_for_idle_kernel(self) -> None:
         """The server says the kernel is idle with this page connected, and the page shows it idle."""
         self.lab.wait_for_kernel(self.path, timeout=KERNEL_START_TIMEOUT_MS / 1000)
-        indicator = self.panel.locator(".jp-Notebook-ExecutionIndicator")
-        expect(indicator).to_have_attribute("data-status", "idle", timeout=KERNEL_START_TIMEOUT_MS)
+        # JupyterLab's toolbar shows it; Notebook 7 shows it in the page's header
+        indicator = self.page.locator(".jp-Notebook-ExecutionIndicator, .jp-NotebookKernelStatus").first
+        if self.lab.app == "lab":
+            expect(indicator).to_have_attribute("data-status", "idle", timeout=KERNEL_START_TIMEOUT_MS)
 
     # -- cells --------------------------------------------------------------------------------------------
 
@@ -125,8 +127,12 @@ class Notebook:
     # -- the kernel ---------------------------------------------------------------------------------------
 
     def restart_kernel(self) -> None:
-        """The toolbar's restart button, then the dialog's Restart."""
-        self.panel.locator('[data-command="notebook:restart-kernel"]').click()
+        """JupyterLab's toolbar button (Notebook 7's menu: Kernel, Restart Kernel…), then the dialog's Restart."""
+        if self.lab.app == "lab":
+            self.panel.locator('[data-command="notebook:restart-kernel"]').click()
+        else:
+            self.page.get_by_role("menuitem", name="Kernel", exact=True).click()
+            self.page.get_by_role("menuitem", name=re.compile(r"^Restart Kernel…")).click()
         dialog = self.page.locator(".jp-Dialog")
         dialog.locator("button.jp-mod-accept").click()
         expect(dialog).to_have_count(0)

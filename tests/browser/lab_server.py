@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 90
@@ -35,9 +35,11 @@ LAB_SETTINGS: dict[str, dict[str, Any]] = {
 
 
 class JupyterLab:
-    """One JupyterLab process. `start()` returns once `/api/status` answers; `stop()` ends it, kernels included."""
+    """One JupyterLab process (or, with `app="notebook"`, Notebook 7: the same server and widget manager, another
+    page). `start()` returns once `/api/status` answers; `stop()` ends it, kernels included."""
 
-    def __init__(self, base_dir: Path) -> None:
+    def __init__(self, base_dir: Path, app: Literal["lab", "notebook"] = "lab") -> None:
+        self.app = app
         self.base_dir = base_dir
         self.root = base_dir / "root"
         self.data_dir = base_dir / "research-nb-data"
@@ -65,10 +67,11 @@ class JupyterLab:
             "RESEARCH_NB_CACHE_DIR": str(self.base_dir / "research-nb-cache"),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")])),
         }
+        app_class = "LabApp" if self.app == "lab" else "JupyterNotebookApp"
         command = [
             sys.executable,
             "-m",
-            "jupyterlab",
+            "jupyterlab" if self.app == "lab" else "notebook",
             "--no-browser",
             "--allow-root",  # CI runs as root; harmless otherwise
             "--ip=127.0.0.1",
@@ -76,9 +79,9 @@ class JupyterLab:
             "--ServerApp.port_retries=50",  # the port may be taken by the time it binds: it then tries others
             f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.root}",
-            f"--LabApp.user_settings_dir={settings}",
-            f"--LabApp.workspaces_dir={self.base_dir / 'workspaces'}",
-            "--LabApp.news_url=",
+            f"--{app_class}.user_settings_dir={settings}",
+            f"--{app_class}.workspaces_dir={self.base_dir / 'workspaces'}",
+            *(["--LabApp.news_url="] if self.app == "lab" else []),
         ]
         with open(self.log_path, "wb") as log:
             # a session of its own: if the server does not stop on SIGTERM, its kernels go with the group
@@ -147,8 +150,21 @@ class JupyterLab:
         raise AssertionError(f"no idle kernel with a browser connected for {path} within {timeout} s: {kernel}")
 
     def lab_url(self, path: str, workspace: str) -> str:
-        """JupyterLab opening `path` in a workspace of its own (no tabs left over from another test)."""
+        """JupyterLab opening `path` in a workspace of its own (no tabs left over from another test); Notebook 7
+        opening it in its one-notebook page."""
+        if self.app == "notebook":
+            return f"{self.url}/notebooks/{path}?token={self.token}"
         return f"{self.url}/lab/workspaces/{workspace}/tree/{path}?token={self.token}"
+
+    def set_theme(self, theme: str) -> None:
+        """The theme the next page load shows ("JupyterLab Light", "JupyterLab Dark"), as a user who picked it."""
+        self.set_settings("@jupyterlab/apputils-extension/themes", {"theme": theme})
+
+    def set_settings(self, plugin: str, values: dict[str, Any]) -> None:
+        """A plugin's user settings, as the Settings editor saves them; pages loaded from now on read them."""
+        path = self.base_dir / "lab-settings" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
 
     def shut_down_kernels(self) -> None:
         for session in self.api("GET", "/api/sessions"):

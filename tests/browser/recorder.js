@@ -3,8 +3,9 @@
 //   stepper       every distinct state of the first research widget's stage stepper, in order
 //   cancelClickAt performance.now() of the first click on a widget's Cancel button
 //   cancelledAt   performance.now() when a widget first showed the cancelled state
+//   statuses      every distinct status text the first research widget showed, in order (since this page load)
 (() => {
-  const record = { stepper: [], cancelClickAt: null, cancelledAt: null };
+  const record = { stepper: [], cancelClickAt: null, cancelledAt: null, statuses: [] };
   window.__rnbRecord = record;
 
   document.addEventListener(
@@ -22,6 +23,10 @@
     if (stepper) {
       const states = [...stepper.children].map((step) => `${step.dataset.stage}:${step.dataset.state}`).join(" ");
       if (states && states !== record.stepper.at(-1)) record.stepper.push(states);
+    }
+    const status = document.querySelector('[data-testid="rnb-widget"] [data-testid="rnb-status"]');
+    if (status && status.textContent && status.textContent !== record.statuses.at(-1)) {
+      record.statuses.push(status.textContent);
     }
     if (record.cancelledAt === null && document.querySelector('[data-testid="rnb-widget"][data-status="cancelled"]')) {
       record.cancelledAt = performance.now();

@@ -60,11 +60,22 @@ def test_quickstart_widget_advances_to_a_report_whose_citations_lead_to_its_sour
     expect(widget.get_by_test_id("rnb-progress")).to_have_attribute("aria-valuenow", "100")
     expect(widget.get_by_test_id("rnb-subq")).to_have_count(2)  # one sub-question per country, both searched
     expect(widget.locator('[data-testid="rnb-subq"][data-status="done"]')).to_have_count(2)
-    expect(widget.get_by_test_id("rnb-sources-total")).to_have_text(re.compile(r"^[1-9]\d* sources?$"))
     expect(widget.get_by_test_id("rnb-message")).to_have_text("The report is below.")
     expect(widget.get_by_test_id("rnb-cancel")).to_be_hidden()
 
     under_widget = nb.report_under_widget(RESEARCH)
+    # the widget's counts are the report's: as many passages as it has distinct [n] numbers, from its documents
+    expect(under_widget.get_by_role("heading", level=1)).to_be_visible()
+    cited = sorted({int(n) for n in under_widget.locator('a[href^="#rnb-"]').all_inner_texts()})
+    documents = under_widget.locator("xpath=.//h2[starts-with(normalize-space(), 'Sources')]/following-sibling::ol[1]")
+    assert cited == list(range(1, len(cited) + 1)) and len(cited) > 1, cited
+    expect(widget.get_by_test_id("rnb-sources-total")).to_have_text(
+        re.compile(
+            rf"^[1-9]\d* documents? found · the report cites {len(cited)} passages \(\[1\]–\[{len(cited)}\]\)"
+            r" from [1-9]\d* documents?$"
+        )
+    )
+    expect(documents.locator("li")).to_have_count(len(cited))
     expect(under_widget.get_by_role("heading", level=1)).to_have_accessible_name(QUESTION)
     check_side_by_side_table(under_widget)
     follow_a_citation(under_widget, nth=1)

@@ -65,6 +65,21 @@ def test_a_cancelled_run_resumes_and_the_widget_follows_it_to_the_end(kernel: Ke
     assert kernel.eval("state.current_stage.value, state.report.metadata.partial") == ("completed", False)
 
 
+def test_the_resume_button_of_a_stopped_run_resumes_it_as_the_magic_does(kernel: KernelSession) -> None:
+    widget = start(kernel)
+    kernel.run("await gate.reached(1)\nrun.cancel()\nawait run")
+    kernel.wait_for_widget(widget, status="cancelled")
+    kernel.run("gate.open()")
+
+    kernel.send_to_widget(widget, {"type": "resume"})
+
+    final = kernel.wait_for_widget(widget, status="completed")
+    assert final["action_error"] == "" and final["cancel_reason"] == ""
+    assert kernel.eval("run.state.current_stage.value, run.state.report.metadata.partial") == ("completed", False)
+    kernel.send_to_widget(widget, {"type": "resume"})  # a completed run does not resume: the widget says why
+    assert "only a stopped run resumes" in kernel.wait_for_widget_field(widget, "action_error")
+
+
 def test_clarifying_questions_are_shown_and_answering_them_resumes_the_run(kernel: KernelSession) -> None:
     kernel.run(ASKING_ENGINE + "\ngate.open()")
     widget = start(kernel, engine="asking")

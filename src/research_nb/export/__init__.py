@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from research_nb.core.errors import InvalidStateError, UserInputError
-from research_nb.export._links import FileLinker, linked_markdown, linker_from
+from research_nb.export._links import FileLinker, cited_numbers, linked_markdown, linker_from
 from research_nb.export._provenance import Provenance, provenance
 from research_nb.models.research import ResearchReport, ResearchState
 
@@ -38,6 +38,7 @@ __all__ = [
     "ExportFormat",
     "FileLinker",
     "Provenance",
+    "cited_numbers",
     "export_state",
     "export_text",
     "format_of",

@@ -75,6 +75,13 @@ def linked_markdown(
     return _CITATION.sub(link, body) + listing + rest
 
 
+def cited_numbers(report: ResearchReport) -> set[int]:
+    """The citation numbers `[n]` the report's text cites (above its Sources list), as a reader sees them."""
+    heading = _SOURCES_HEADING.search(report.markdown)
+    body = report.markdown if heading is None else report.markdown[: heading.start()]
+    return {int(n) for match in _CITATION.finditer(body) for n in re.split(r"\s*,\s*", match.group(1))}
+
+
 def _link_files(listing: str, report: ResearchReport, file_link: FileLinker) -> str:
     """Each source item from a user's file gets its path (the code span the engine wrote) linked."""
     lines = listing.split("\n")

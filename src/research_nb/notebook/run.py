@@ -270,12 +270,19 @@ class _LiveDisplay:
         self.run = run
         self.view = ProgressView(run.state)
         self.widget = ResearchWidget(self.view, self._on_action)
-        self.feed = WidgetFeed(run.request_id, self.view, self.widget, run._show_report)
+        self.feed = WidgetFeed(run.request_id, self.view, self.widget, self._finished)
         self.follow(replay=True)
 
     def follow(self, *, replay: bool) -> None:
         self.widget.cancel_requested = False
         self.feed.follow(replay=replay)
+
+    def _finished(self) -> None:
+        """The run ended: the widget counts what its report cites, and the report's output is filled in."""
+        report = self.run.report
+        if report is not None:
+            self.view.show_report(report)
+        self.run._show_report()
 
     def _on_action(self, message: dict[str, Any]) -> None:
         """A request from the browser; a mistake is shown in the widget, never raised into the kernel."""
@@ -291,6 +298,8 @@ class _LiveDisplay:
                 self.run.answer(answers)
             elif kind == "skip":
                 self.run.answer(None)
+            elif kind == "resume":  # the Resume button of a stopped run: what `%research resume <id>` does
+                self.run.resume()
             else:
                 raise UserInputError(f"unknown widget action {kind!r}")
         except ValidationError as exc:

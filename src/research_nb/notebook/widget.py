@@ -2,8 +2,9 @@
 
 The widget is a view: every shown value is a synced trait (`ProgressView.traits()`), and the browser asks for
 actions with custom messages: `{"type": "cancel"}`, `{"type": "clarification", "answers": [...]}` (answers in
-the HTTP contract's shape) and `{"type": "skip"}`. The feed coalesces trait updates to at most `MAX_UPDATES_PER_S`
-(JupyterLab drops a kernel's output above about 1000 messages/s), and always delivers the final state.
+the HTTP contract's shape), `{"type": "skip"}` and `{"type": "resume"}` (the Resume button of a stopped run).
+The feed coalesces trait updates to at most `MAX_UPDATES_PER_S` (JupyterLab drops a kernel's output above about
+1000 messages/s), and always delivers the final state.
 """
 
 from __future__ import annotations
@@ -36,15 +37,22 @@ class ResearchWidget(anywidget.AnyWidget):
     _esm = _STATIC / "widget.js"
     _css = _STATIC / "widget.css"
 
+    request_id = traitlets.Unicode("").tag(sync=True)
     query = traitlets.Unicode("").tag(sync=True)
     engine = traitlets.Unicode("").tag(sync=True)
+    model_name = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("pending").tag(sync=True)
     stage = traitlets.Unicode("pending").tag(sync=True)
     stages = traitlets.List(traitlets.Dict()).tag(sync=True)
     progress = traitlets.Float(0.0).tag(sync=True)
+    activity = traitlets.Dict().tag(sync=True)
     sub_questions = traitlets.List(traitlets.Dict()).tag(sync=True)
     total_sources = traitlets.Int(0).tag(sync=True)
+    sources = traitlets.List(traitlets.Dict()).tag(sync=True)
+    cited = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
     elapsed = traitlets.Float(0.0).tag(sync=True)
+    elapsed_before = traitlets.Float(0.0).tag(sync=True)
+    clock_running = traitlets.Bool(False).tag(sync=True)
     log = traitlets.List(traitlets.Unicode()).tag(sync=True)
     usage = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
@@ -54,9 +62,13 @@ class ResearchWidget(anywidget.AnyWidget):
     # set by the kernel when it acts on a request from the browser
     cancel_requested = traitlets.Bool(False).tag(sync=True)
     action_error = traitlets.Unicode("").tag(sync=True)
+    # the widget's own id in the browser's widget manager: the view asks it whether the model's comm is live (a
+    # model restored from a saved notebook has none: its kernel is gone)
+    comm_model_id = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, view: ProgressView, on_action: ActionHandler) -> None:
         super().__init__(**view.traits())
+        self.comm_model_id = self.model_id
         self._on_action = on_action
         self.on_msg(self._handle_message)
 
@@ -121,9 +133,9 @@ class WidgetFeed:
             return  # already shown (a replay overlapping what the previous leg saw)
         self.view.apply(event)
         if isinstance(event, RunFinished) or event.type in ("run_paused", "clarification", "run_started"):
-            self.flush()
             if isinstance(event, RunFinished):
-                self._on_finished()
+                self._on_finished()  # first: it may add the report's figures to the view
+            self.flush()
         elif time.monotonic() - self._last_flush >= self._interval:
             self.flush()
         elif self._pending is None:
