@@ -1,0 +1,127 @@
+"""Columns of strings on disk: one UTF-8 blob and its offsets, memory-mapped, read one string at a time.
+
+Why not JSON or a list of str: a million passages' texts are most of a gigabyte; as Python objects they would
+take seconds to load and twice that in memory. A column is two `.npy` files (`<name>.blob.npy`, the bytes, and
+`<name>.offsets.npy`, where each string starts), opened with `mmap_mode="r"`: opening reads nothing, and reading
+string i touches only its own pages. A column may hold None (`<name>.nulls.npy` marks them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import overload
+
+import numpy as np
+import numpy.typing as npt
+
+
+class StringColumn(Sequence[str | None]):
+    """A read-only column of strings (or None) over memory-mapped arrays."""
+
+    def __init__(
+        self, blob: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], nulls: npt.NDArray[np.bool_] | None
+    ) -> None:
+        self._blob = blob
+        self._offsets = offsets
+        self._nulls = nulls
+
+    @classmethod
+    def open(cls, folder: Path, name: str) -> StringColumn:
+        """The column `name` saved in `folder`; ValueError when its files do not fit together."""
+        blob = np.load(folder / f"{name}.blob.npy", mmap_mode="r")
+        offsets = np.load(folder / f"{name}.offsets.npy", mmap_mode="r")
+        nulls_path = folder / f"{name}.nulls.npy"
+        nulls = np.load(nulls_path, mmap_mode="r") if nulls_path.exists() else None
+        if blob.dtype != np.uint8 or offsets.dtype != np.int64 or offsets.ndim != 1 or not len(offsets):
+            raise ValueError(f"column {name} of another format")
+        if offsets[0] != 0 or offsets[-1] != len(blob) or (nulls is not None and len(nulls) != len(offsets) - 1):
+            raise ValueError(f"column {name}: offsets do not fit its text")
+        return cls(blob, offsets, nulls)
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> str | None: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str | None]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str | None] | None:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if self._nulls is not None and self._nulls[index]:
+            return None
+        return self.raw(index).decode()
+
+    def text(self, index: int) -> str:
+        """String `index`, with None read as '' (for columns that never hold None)."""
+        return self.raw(index).decode()
+
+    def raw(self, index: int) -> bytes:
+        if index < 0:
+            index += len(self)
+        return self._blob[int(self._offsets[index]) : int(self._offsets[index + 1])].tobytes()
+
+    def sorted_keys(self) -> _RawView:
+        """The column as a sequence of bytes, for `bisect` over a column written in sorted order."""
+        return _RawView(self)
+
+
+class _RawView(Sequence[bytes]):
+    def __init__(self, column: StringColumn) -> None:
+        self._column = column
+
+    def __len__(self) -> int:
+        return len(self._column)
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[bytes]: ...
+    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
+        if isinstance(index, slice):
+            return [self._column.raw(i) for i in range(*index.indices(len(self)))]
+        return self._column.raw(index)
+
+
+class StringColumnWriter:
+    """Appends strings to a column's files as they come (a build never holds a whole column in memory)."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self._folder = folder
+        self._name = name
+        self._blob_path = folder / f"{name}.blob.tmp"
+        self._blob_path.write_bytes(b"")  # appended to a piece at a time: no file stays open between pieces
+        self._lengths: list[npt.NDArray[np.int64]] = []
+        self._nulls: list[npt.NDArray[np.bool_]] = []
+        self._has_nulls = False
+
+    def extend(self, values: Iterable[str | None]) -> None:
+        listed = list(values)
+        encoded = [b"" if v is None else v.encode() for v in listed]
+        nulls = np.fromiter((v is None for v in listed), dtype=np.bool_, count=len(listed))
+        with self._blob_path.open("ab") as blob:
+            blob.write(b"".join(encoded))
+        self._lengths.append(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
+        self._nulls.append(nulls)
+        self._has_nulls = self._has_nulls or bool(nulls.any())
+
+    def close(self) -> None:
+        """Write the offsets (and nulls) and turn the blob into a `.npy` file."""
+        lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, dtype=np.int64)
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        np.save(self._folder / f"{self._name}.offsets.npy", offsets)
+        if self._has_nulls:
+            np.save(self._folder / f"{self._name}.nulls.npy", np.concatenate(self._nulls))
+        _raw_to_npy(self._blob_path, self._folder / f"{self._name}.blob.npy", int(offsets[-1]))
+
+
+def _raw_to_npy(raw: Path, target: Path, size: int) -> None:
+    """Prefix raw bytes with a `.npy` header (uint8, shape (size,)) by streaming them into a new file."""
+    header = {"descr": "|u1", "fortran_order": False, "shape": (size,)}
+    with target.open("wb") as out, raw.open("rb") as source:
+        np.lib.format.write_array_header_1_0(out, header)
+        while block := source.read(1 << 24):
+            out.write(block)
+    raw.unlink()
