@@ -10,10 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
+
+
+def mapped(path: Path) -> npt.NDArray[Any]:
+    """The array saved in `path`, memory-mapped read-only, as a plain ndarray view: slicing an `np.memmap`
+    builds a memmap object each time (microseconds), slicing a view of it does not (this is the search's hot
+    path). Raises what a damaged file makes `np.load` raise."""
+    try:
+        array = np.load(path, mmap_mode="r")
+    except ValueError:
+        if path.stat().st_size > 4096:  # a real array that does not map: damage
+            raise
+        return np.asarray(np.load(path, allow_pickle=False))  # an empty array cannot be mapped
+    if not isinstance(array, np.memmap):
+        raise ValueError(f"{path.name} is not a plain array")
+    return array.view(np.ndarray)
 
 
 class StringColumn(Sequence[str | None]):
@@ -23,16 +38,17 @@ class StringColumn(Sequence[str | None]):
         self, blob: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], nulls: npt.NDArray[np.bool_] | None
     ) -> None:
         self._blob = blob
+        self._bytes = memoryview(blob)  # slicing a memoryview is the cheapest way to a string's bytes
         self._offsets = offsets
         self._nulls = nulls
 
     @classmethod
     def open(cls, folder: Path, name: str) -> StringColumn:
         """The column `name` saved in `folder`; ValueError when its files do not fit together."""
-        blob = np.load(folder / f"{name}.blob.npy", mmap_mode="r")
-        offsets = np.load(folder / f"{name}.offsets.npy", mmap_mode="r")
+        blob = mapped(folder / f"{name}.blob.npy")
+        offsets = mapped(folder / f"{name}.offsets.npy")
         nulls_path = folder / f"{name}.nulls.npy"
-        nulls = np.load(nulls_path, mmap_mode="r") if nulls_path.exists() else None
+        nulls = mapped(nulls_path) if nulls_path.exists() else None
         if blob.dtype != np.uint8 or offsets.dtype != np.int64 or offsets.ndim != 1 or not len(offsets):
             raise ValueError(f"column {name} of another format")
         if offsets[0] != 0 or offsets[-1] != len(blob) or (nulls is not None and len(nulls) != len(offsets) - 1):
@@ -53,6 +69,18 @@ class StringColumn(Sequence[str | None]):
             return None
         return self.raw(index).decode()
 
+    def take(self, rows: Sequence[int]) -> list[str | None]:
+        """Strings `rows` at once (a search's results): one array lookup for all their offsets."""
+        at = np.asarray(rows, dtype=np.int64)
+        starts, ends = self._offsets[at].tolist(), self._offsets[at + 1].tolist()
+        blob = self._bytes
+        found: list[str | None] = [str(blob[a:b], "utf-8") for a, b in zip(starts, ends, strict=True)]
+        if self._nulls is not None:
+            for n, null in enumerate(self._nulls[at].tolist()):
+                if null:
+                    found[n] = None
+        return found
+
     def text(self, index: int) -> str:
         """String `index`, with None read as '' (for columns that never hold None)."""
         return self.raw(index).decode()
@@ -60,7 +88,7 @@ class StringColumn(Sequence[str | None]):
     def raw(self, index: int) -> bytes:
         if index < 0:
             index += len(self)
-        return self._blob[int(self._offsets[index]) : int(self._offsets[index + 1])].tobytes()
+        return bytes(self._bytes[int(self._offsets[index]) : int(self._offsets[index + 1])])
 
     def sorted_keys(self) -> _RawView:
         """The column as a sequence of bytes, for `bisect` over a column written in sorted order."""

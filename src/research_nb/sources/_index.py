@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from research_nb.sources._columns import StringColumn, StringColumnWriter
+from research_nb.sources._columns import StringColumn, StringColumnWriter, mapped
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -74,7 +74,7 @@ class LexicalIndex:
     def open(cls, folder: Path, num_passages: int) -> LexicalIndex:
         """The index saved in `folder`; ValueError when its arrays do not fit together."""
         terms = StringColumn.open(folder, "terms")
-        indptr, rows, weights = (np.load(folder / f"{name}.npy", mmap_mode="r") for name in cls.ARRAYS)
+        indptr, rows, weights = (mapped(folder / f"{name}.npy") for name in cls.ARRAYS)
         if indptr.shape != (len(terms) + 1,) or (len(indptr) and (indptr[0] != 0 or indptr[-1] != len(rows))):
             raise ValueError("index arrays do not fit together")
         if len(rows) != len(weights) or rows.dtype != np.int32 or weights.dtype != np.float32:

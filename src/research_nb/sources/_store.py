@@ -30,7 +30,7 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
-from research_nb.sources._columns import StringColumn, StringColumnWriter
+from research_nb.sources._columns import StringColumn, StringColumnWriter, mapped
 from research_nb.sources._index import BM25FParams, IndexBuilder, LexicalIndex
 from research_nb.sources._segment import Segment
 
@@ -195,9 +195,9 @@ class Store:
         i = first + int(number) - 1
         return i if first <= i < end and int(self.passage_n[i]) == int(number) else None
 
-    def passage_int(self, column: str, i: int) -> int | None:
-        value = int(self.passage_ints[column][i])
-        return None if value == _NONE else value
+    def passage_ints_of(self, column: str, rows: npt.NDArray[np.int64]) -> list[int | None]:
+        """An integer column's values at `rows` (None where it holds none)."""
+        return [None if v == _NONE else v for v in self.passage_ints[column][rows].tolist()]
 
 
 _ARRAYS = (
@@ -213,7 +213,7 @@ _ARRAYS = (
 
 
 def _array(folder: Path, name: str) -> Any:
-    array = np.load(folder / f"{name}.npy", mmap_mode="r")
+    array = mapped(folder / f"{name}.npy")
     if array.ndim != 1 or array.dtype.kind != "i":
         raise ValueError(f"{name} of another format")
     return array

@@ -131,6 +131,13 @@ class Corpus:
         return corpus
 
     @staticmethod
+    def close_open() -> None:
+        """Forget the corpora this process keeps open for reuse: their stores may then be evicted from the cache
+        once nothing else uses them (the cache never evicts the store of an open corpus)."""
+        with _OPEN_LOCK:
+            _OPEN_CORPORA.clear()
+
+    @staticmethod
     def check(paths: Sequence[str | Path] = (), builtins: Sequence[str] = ()) -> None:
         """Raise `SourceError` now for a path, glob or built-in corpus that `open` could not use (cheap: reads
         no file), so a front can reject a typo before a run starts."""
@@ -146,7 +153,7 @@ class Corpus:
         Ties are broken by passage id, so the order is the same in every run and process.
         """
         rows, scores = self.rank(query, k)
-        return [self._passage(int(i), float(s)) for i, s in zip(rows.tolist(), scores.tolist(), strict=True)]
+        return self._passages(rows.tolist(), scores.tolist())
 
     def rank(self, query: str, k: int = 10) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """The `k` best passages for `query` as numbers (best first) and their scores: what `search_sync`
@@ -178,11 +185,12 @@ class Corpus:
 
     def passage(self, passage_id: str) -> Passage | None:
         index = self._store.passage_index(passage_id)
-        return None if index is None else self._passage(index)
+        return None if index is None else self._passages([index], [0.0])[0]
 
     def passages_of(self, document_id: str) -> list[Passage]:
         """The document's passages in reading order ([] for an unknown id)."""
-        return [self._passage(i) for i in self._rows_of(document_id)]
+        rows = list(self._rows_of(document_id))
+        return self._passages(rows, [0.0] * len(rows))
 
     def headed_texts(self, document_id: str) -> list[tuple[str, str, str]]:
         """(passage id, heading, text) of the document's passages that have a heading, in reading order: what a
@@ -234,27 +242,37 @@ class Corpus:
             attribution=None if attribution < 0 else store.attributions[attribution],
         )
 
-    def _passage(self, i: int, score: float = 0.0) -> Passage:
+    def _passages(self, rows: list[int], scores: list[float]) -> list[Passage]:
+        """`Passage` objects for passage numbers `rows`, each column read once for all of them."""
+        if not rows:
+            return []
         store = self._store
-        d = int(store.passage_doc[i])
-        document_id = store.document_ids.text(d)
-        strings = store.passage_strings
-        return Passage(
-            id=f"{document_id}#{int(store.passage_n[i])}",
-            document_id=document_id,
-            title=strings["title"].text(i),
-            text=strings["text"].text(i),
-            location=PassageLocation(
-                path=store.document_paths[d],
-                page=store.passage_int("page", i),
-                heading=strings["heading"][i],
-                cell=store.passage_int("cell", i),
-                start=store.passage_int("start", i),
-                end=store.passage_int("end", i),
-            ),
-            url=store.document_urls[d],
-            score=score,
-        )
+        at = np.asarray(rows, dtype=np.int64)
+        docs = store.passage_doc[at].tolist()
+        numbers = store.passage_n[at].tolist()
+        document_ids = store.document_ids.take(docs)
+        paths, urls = store.document_paths.take(docs), store.document_urls.take(docs)
+        titles, texts, headings = (store.passage_strings[name].take(rows) for name in ("title", "text", "heading"))
+        ints = [store.passage_ints_of(name, at) for name in ("page", "cell", "start", "end")]
+        return [
+            Passage(
+                id=f"{document_ids[n]}#{numbers[n]}",
+                document_id=document_ids[n],
+                title=titles[n],
+                text=texts[n],
+                location=PassageLocation(
+                    path=paths[n],
+                    page=ints[0][n],
+                    heading=headings[n],
+                    cell=ints[1][n],
+                    start=ints[2][n],
+                    end=ints[3][n],
+                ),
+                url=urls[n],
+                score=scores[n],
+            )
+            for n in range(len(rows))
+        ]
 
 
 def describe_inputs(builtins: Sequence[str], paths: Sequence[str | Path]) -> str:

@@ -19,10 +19,12 @@ breaks ties on ids.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from research_nb.core.events import IndexingProgress
 from research_nb.core.protocols import StageContext
 from research_nb.engines._fields import FieldValue, field_value, is_quantity
 from research_nb.engines._report import AnswerBlock, ReportInput, TableRow, write_report
@@ -51,7 +53,7 @@ from research_nb.models.research import (
     SubQuestion,
     shorten,
 )
-from research_nb.sources.corpus import Corpus
+from research_nb.sources.corpus import Corpus, IndexingStatus
 
 DEFAULT_CORPORA = ("factbook",)
 _LINKS_PER_HOP = 3
@@ -205,8 +207,16 @@ class OfflineEngine:
         return cached
 
     def _open_corpus(self, sources: Sequence[str], builtins: tuple[str, ...], ctx: StageContext) -> Corpus:
+        def indexing(status: IndexingStatus) -> None:  # a corpus being read and indexed: shown as it goes
+            ctx.emit(IndexingProgress(request_id=ctx.request_id, **dataclasses.asdict(status)))
+
         return Corpus.open(
-            sources, builtins=builtins, cache_dir=self._cache_dir, on_progress=ctx.log, on_warning=ctx.warn
+            sources,
+            builtins=builtins,
+            cache_dir=self._cache_dir,
+            on_progress=ctx.log,
+            on_warning=ctx.warn,
+            on_indexing=indexing,
         )
 
     @staticmethod
