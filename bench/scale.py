@@ -164,9 +164,8 @@ def child_build(index: str, corpus: Path, work: Path) -> dict[str, Any]:
 
 
 def child_query(index: str, corpus: Path, work: Path) -> dict[str, Any]:
-    import numpy as np
-
     import bm25s
+    import numpy as np
     import Stemmer
 
     from research_nb.sources.corpus import Corpus
@@ -282,8 +281,10 @@ def main() -> None:
     finally:
         if args.work is None:
             shutil.rmtree(scratch, ignore_errors=True)
-    headers = ["passages", "index", "build s", "CPU s", "build RSS MB", "disk MB", "open s", "open RSS MB",
-               "k10 p50", "k10 p95", "k100 p50", "k100 p95", "objects k10 p95", "objects k100 p95", "RSS after MB"]  # fmt: skip
+    headers = [
+        *("passages", "index", "build s", "CPU s", "build RSS MB", "disk MB", "open s", "open RSS MB"),
+        *("k10 p50", "k10 p95", "k100 p50", "k100 p95", "objects k10 p95", "objects k100 p95", "RSS after MB"),
+    ]
     print_table(
         headers,
         [

@@ -24,7 +24,7 @@ known only at the end) and writes each triple straight to its place in the memor
 
 from __future__ import annotations
 
-import bisect
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,22 +49,25 @@ class BM25FParams:
 class LexicalIndex:
     """Term-weight matrix over passages, stored by term (CSC) over memory-mapped arrays.
 
-    `terms` is sorted by its UTF-8 bytes, so a query term is found by binary search without a dictionary of
-    every term in memory (a million passages have millions of terms; building that dictionary would take most
-    of a second at every open).
+    Terms are found without a dictionary of every term in memory (a million passages have millions of terms;
+    building that dictionary would take most of a second at every open): they are stored in the order of a
+    64-bit hash (`term_hashes`, sorted), so one `searchsorted` finds all of a query's terms, and each is then
+    checked against the stored term's bytes (two terms may share a hash).
     """
 
-    ARRAYS = ("indptr", "rows", "weights")
+    ARRAYS = ("indptr", "rows", "weights", "term_hashes")
 
     def __init__(
         self,
         terms: StringColumn,
+        term_hashes: npt.NDArray[np.uint64],
         indptr: IntArray,
         rows: npt.NDArray[np.int32],
         weights: npt.NDArray[np.float32],
         num_passages: int,
     ) -> None:
         self._terms = terms
+        self._hashes = term_hashes
         self._indptr = indptr  # term t's postings are rows/weights[indptr[t]:indptr[t + 1]]
         self._rows = rows
         self._weights = weights
@@ -74,7 +77,9 @@ class LexicalIndex:
     def open(cls, folder: Path, num_passages: int) -> LexicalIndex:
         """The index saved in `folder`; ValueError when its arrays do not fit together."""
         terms = StringColumn.open(folder, "terms")
-        indptr, rows, weights = (mapped(folder / f"{name}.npy") for name in cls.ARRAYS)
+        indptr, rows, weights, hashes = (mapped(folder / f"{name}.npy") for name in cls.ARRAYS)
+        if hashes.shape != (len(terms),) or hashes.dtype != np.uint64:
+            raise ValueError("term hashes do not fit the terms")
         if indptr.shape != (len(terms) + 1,) or (len(indptr) and (indptr[0] != 0 or indptr[-1] != len(rows))):
             raise ValueError("index arrays do not fit together")
         if len(rows) != len(weights) or rows.dtype != np.int32 or weights.dtype != np.float32:
@@ -82,17 +87,25 @@ class LexicalIndex:
         # Cheap bounds checks (the postings are not read): a first and last row outside the corpus is damage.
         if len(rows) and not (0 <= rows[0] < num_passages and 0 <= rows[-1] < num_passages):
             raise ValueError("index postings of unknown passages")
-        return cls(terms, indptr, rows, weights, num_passages)
+        return cls(terms, hashes, indptr, rows, weights, num_passages)
 
     @property
     def num_terms(self) -> int:
         return len(self._terms)
 
-    def term_id(self, term: str) -> int | None:
-        key = term.encode()
-        keys = self._terms.sorted_keys()
-        at = bisect.bisect_left(keys, key)
-        return at if at < len(keys) and keys[at] == key else None
+    def term_ids(self, terms: Sequence[str]) -> list[int | None]:
+        """The id of each term (None for a term the corpus does not have)."""
+        hashes = np.fromiter(map(term_hash, terms), dtype=np.uint64, count=len(terms))
+        found: list[int | None] = []
+        for term, wanted, at in zip(
+            terms, hashes.tolist(), np.searchsorted(self._hashes, hashes).tolist(), strict=True
+        ):
+            key = term.encode()
+            while at < len(self._hashes) and int(self._hashes[at]) == wanted and self._terms.raw(at) != key:
+                at += 1  # another term with the same hash
+            hit = at < len(self._hashes) and int(self._hashes[at]) == wanted
+            found.append(at if hit else None)
+        return found
 
     def scores(self, terms: Iterable[str]) -> FloatArray:
         """BM25F score of every passage for a query given as analysed terms (unknown terms score nothing).
@@ -100,7 +113,7 @@ class LexicalIndex:
         Each distinct term counts once: a word repeated in a question is not twice as important (on SciFact,
         counting repeats costs 0.005 nDCG@10).
         """
-        unique = [t for t in (self.term_id(term) for term in dict.fromkeys(terms)) if t is not None]
+        unique = [t for t in self.term_ids(list(dict.fromkeys(terms))) if t is not None]
         if not unique:
             return np.zeros(self.num_passages)
         postings = [slice(int(self._indptr[t]), int(self._indptr[t + 1])) for t in unique]
@@ -161,12 +174,13 @@ class IndexBuilder:
     def finish(self) -> None:
         """Weigh every pair and write terms, indptr, rows and weights into the folder; remove the scratch."""
         params = self._params
-        order = sorted(range(len(self._vocabulary)), key=list(self._vocabulary).__getitem__)
         terms = list(self._vocabulary)
-        # Sorted by UTF-8 bytes, which is code point order: the same order `str` sorting gives.
+        hashes = [term_hash(term) for term in terms]
+        order = sorted(range(len(terms)), key=lambda i: (hashes[i], terms[i]))
         writer = StringColumnWriter(self._folder, "terms")
         writer.extend(terms[i] for i in order)
         writer.close()
+        np.save(self._folder / "term_hashes.npy", np.asarray([hashes[i] for i in order], dtype=np.uint64))
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order))
         document_frequency = self._document_frequency[order]
@@ -202,6 +216,11 @@ class IndexBuilder:
         weights_out.flush()
         del rows_out, weights_out
         self._scratch.rmdir()
+
+
+def term_hash(term: str) -> int:
+    """A term's 64-bit hash: the same in every process (unlike `hash`)."""
+    return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=8).digest(), "little")
 
 
 def _counts(keys: IntArray) -> tuple[IntArray, FloatArray]:
