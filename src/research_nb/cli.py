@@ -216,13 +216,11 @@ def _cache(argv: list[str]) -> int:
     now = utcnow()
     for entry in summary.indexes:
         used = "in use" if entry.in_use else _age(now - entry.last_used) + " ago"
-        print(
-            f"{entry.key[:12]}  {entry.size / 2**20:8.1f} MB  {used:>10}  {entry.passages:>9,} passages  {entry.description}"
-        )
+        size = f"{entry.size / 2**20:8.1f} MB"
+        print(f"{entry.key[:12]}  {size}  {used:>10}  {entry.passages:>9,} passages  {entry.description}")
     cap = f"cap {summary.max_size / 2**30:.1f} GiB" if summary.max_size else "no cap"
-    print(
-        f"{len(summary.indexes)} index(es); {summary.segments} analysed input(s), {summary.segments_size / 2**20:.1f} MB; {cap}"
-    )
+    segments = f"{summary.segments} analysed input(s), {summary.segments_size / 2**20:.1f} MB"
+    print(f"{len(summary.indexes)} index(es); {segments}; {cap}")
     print(f"({summary.folder})", file=sys.stderr)
     return EXIT_OK
 

@@ -38,7 +38,7 @@ class StringColumn(Sequence[str | None]):
         self, blob: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], nulls: npt.NDArray[np.bool_] | None
     ) -> None:
         self._blob = blob
-        self._bytes = memoryview(blob)  # slicing a memoryview is the cheapest way to a string's bytes
+        self._bytes = memoryview(blob.data)  # slicing a memoryview is the cheapest way to a string's bytes
         self._offsets = offsets
         self._nulls = nulls
 

@@ -20,6 +20,7 @@ import re
 import shutil
 import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ _UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 
 
 def max_cache_bytes() -> int:
-    """The cap from `RESEARCH_NB_CACHE_MAX_SIZE` ("4GiB", "500MB", "2e9" is not accepted; bytes without unit)."""
+    """The cap from `RESEARCH_NB_CACHE_MAX_SIZE` ("4GiB", "500MB", or bytes without a unit; "0": no cap)."""
     configured = os.environ.get("RESEARCH_NB_CACHE_MAX_SIZE", "").strip()
     if not configured:
         return DEFAULT_MAX_BYTES
@@ -151,7 +152,7 @@ class Hold:
 
 
 @contextlib.contextmanager
-def _exclusive(lock: Path):  # type: ignore[no-untyped-def]
+def _exclusive(lock: Path) -> Iterator[None]:
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises BlockingIOError when some process holds it
