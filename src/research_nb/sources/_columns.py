@@ -90,27 +90,6 @@ class StringColumn(Sequence[str | None]):
             index += len(self)
         return bytes(self._bytes[int(self._offsets[index]) : int(self._offsets[index + 1])])
 
-    def sorted_keys(self) -> _RawView:
-        """The column as a sequence of bytes, for `bisect` over a column written in sorted order."""
-        return _RawView(self)
-
-
-class _RawView(Sequence[bytes]):
-    def __init__(self, column: StringColumn) -> None:
-        self._column = column
-
-    def __len__(self) -> int:
-        return len(self._column)
-
-    @overload
-    def __getitem__(self, index: int) -> bytes: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[bytes]: ...
-    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
-        if isinstance(index, slice):
-            return [self._column.raw(i) for i in range(*index.indices(len(self)))]
-        return self._column.raw(index)
-
 
 class StringColumnWriter:
     """Appends strings to a column's files as they come (a build never holds a whole column in memory)."""
