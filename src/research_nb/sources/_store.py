@@ -8,24 +8,21 @@ only `header.json` and a few offsets, and the resident memory of an open store i
 
     header.json                     format, counts, the inputs it was built from and their warnings
     d_id, d_title, d_path, d_url    document columns (`_columns.StringColumn`), d_origin / d_attribution (ids
-                                    into the header's lists), d_first (a document's first passage), d_sorted
-                                    (documents in id order, for lookups by id)
+                                    into the header's lists), d_first (a document's first passage)
     p_title, p_text, p_heading      passage columns; p_doc, p_n, p_page, p_cell, p_start, p_end (integers, with
                                     `_NONE` for None); p_rank (each passage id's rank in sorted order: ties in a
                                     ranking are broken by it)
-    terms, indptr, rows, weights    the index (`_index.LexicalIndex`)
+    terms, term_hashes, indptr,     the index (`_index.LexicalIndex`): rows, weights
 
 A document's passages are consecutive (segments add them in reading order), so `d_first` is all a document needs.
 """
 
 from __future__ import annotations
 
-import bisect
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -115,7 +112,6 @@ class StoreWriter:
         rank = np.empty(len(passage_ids), dtype=np.int64)
         rank[sorted(range(len(passage_ids)), key=passage_ids.__getitem__)] = np.arange(len(passage_ids))
         np.save(folder / "p_rank.npy", rank)
-        np.save(folder / "d_sorted.npy", np.asarray(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64))
         np.save(folder / "d_first.npy", np.asarray(self._document_first, dtype=np.int64))
         np.save(folder / "d_origin.npy", np.asarray(self._origin_ids, dtype=np.int32))
         np.save(folder / "d_attribution.npy", np.asarray(self._attribution_ids, dtype=np.int32))
@@ -155,11 +151,12 @@ class Store:
         self.document_urls = StringColumn.open(folder, "d_url")
         arrays = {name: _array(folder, name) for name in _ARRAYS}
         self.document_origin, self.document_attribution = arrays["d_origin"], arrays["d_attribution"]
-        self.document_first, self.documents_sorted = arrays["d_first"], arrays["d_sorted"]
+        self.document_first = arrays["d_first"]
         self.passage_doc, self.passage_n, self.passage_rank = arrays["p_doc"], arrays["p_n"], arrays["p_rank"]
         self.passage_ints = {name: arrays[f"p_{name}"] for name in _INT_COLUMNS}
         self.passage_strings = {name: StringColumn.open(folder, f"p_{name}") for name in _STRING_COLUMNS}
         self.index = LexicalIndex.open(folder, self.num_passages)
+        self._documents_by_id: dict[str, int] | None = None
         self._check()
 
     def _check(self) -> None:
@@ -169,7 +166,7 @@ class Store:
         if any(size != n for size in sizes):
             raise ValueError("passage columns do not match")
         doc_sizes = [len(c) for c in (self.document_ids, self.document_titles, self.document_paths, self.document_urls)]
-        doc_sizes += [len(self.document_origin), len(self.document_attribution), len(self.documents_sorted)]
+        doc_sizes += [len(self.document_origin), len(self.document_attribution)]
         if any(size != d for size in doc_sizes) or self.document_first.shape != (d + 1,):
             raise ValueError("document columns do not match")
         if self.document_first[0] != 0 or self.document_first[-1] != n:
@@ -179,9 +176,16 @@ class Store:
 
     def document_index(self, document_id: str) -> int | None:
         """The index of the document called `document_id` (the last one, should two inputs share an id)."""
-        view = _SortedIds(self.document_ids, self.documents_sorted)
-        at = bisect.bisect_right(view, document_id) - 1
-        return int(self.documents_sorted[at]) if at >= 0 and view[at] == document_id else None
+        return self._document_lookup().get(document_id)
+
+    def _document_lookup(self) -> dict[str, int]:
+        """Document id -> index, built on first use (not at open: a lookup-free search never pays for it).
+        Documents are far fewer than passages, and the engine looks documents up by id all the time."""
+        lookup = self._documents_by_id
+        if lookup is None:
+            ids = self.document_ids.take(range(self.num_documents))
+            lookup = self._documents_by_id = {str(d): i for i, d in enumerate(ids)}
+        return lookup
 
     def passage_id(self, i: int) -> str:
         return f"{self.document_ids.text(int(self.passage_doc[i]))}#{int(self.passage_n[i])}"
@@ -204,7 +208,6 @@ _ARRAYS = (
     "d_origin",
     "d_attribution",
     "d_first",
-    "d_sorted",
     "p_doc",
     "p_n",
     "p_rank",
@@ -217,23 +220,3 @@ def _array(folder: Path, name: str) -> Any:
     if array.ndim != 1 or array.dtype.kind != "i":
         raise ValueError(f"{name} of another format")
     return array
-
-
-class _SortedIds(Sequence[str]):
-    """Document ids in sorted order, read through the `d_sorted` permutation (for bisect)."""
-
-    def __init__(self, ids: StringColumn, order: npt.NDArray[np.int64]) -> None:
-        self._ids = ids
-        self._order = order
-
-    def __len__(self) -> int:
-        return len(self._order)
-
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-    def __getitem__(self, index: int | slice) -> str | list[str]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        return self._ids.text(int(self._order[index]))

@@ -195,13 +195,18 @@ class Corpus:
     def headed_texts(self, document_id: str) -> list[tuple[str, str, str]]:
         """(passage id, heading, text) of the document's passages that have a heading, in reading order: what a
         reader that scans a whole corpus needs, without building a `Passage` for each."""
-        headings, texts = self._store.passage_strings["heading"], self._store.passage_strings["text"]
-        found = []
-        for i in self._rows_of(document_id):
-            heading = headings[i]
-            if heading:
-                found.append((self._store.passage_id(i), heading, texts.text(i)))
-        return found
+        store = self._store
+        rows = list(self._rows_of(document_id))
+        if not rows:
+            return []
+        headings = store.passage_strings["heading"].take(rows)
+        texts = store.passage_strings["text"].take(rows)
+        numbers = store.passage_n[np.asarray(rows, dtype=np.int64)].tolist()
+        return [
+            (f"{document_id}#{n}", heading, str(text))
+            for n, heading, text in zip(numbers, headings, texts, strict=True)
+            if heading
+        ]
 
     def source(self, document_id: str) -> Source | None:
         """Title, URL, origin and attribution of a document."""
@@ -211,7 +216,11 @@ class Corpus:
     def titles(self) -> dict[str, str]:
         """Document id -> title of every document, in corpus order (for spotting known names in text)."""
         store = self._store
-        return {store.document_ids.text(i): store.document_titles.text(i) for i in range(store.num_documents)}
+        every = range(store.num_documents)
+        return {
+            str(d): str(t)
+            for d, t in zip(store.document_ids.take(every), store.document_titles.take(every), strict=True)
+        }
 
     @property
     def num_documents(self) -> int:
