@@ -8,6 +8,7 @@ lower-cased word tokens of two or more characters, English stop words removed (b
 from __future__ import annotations
 
 import html
+import importlib.util
 import re
 import threading
 from collections.abc import Sequence
@@ -17,12 +18,26 @@ from itertools import chain
 import numpy as np
 import numpy.typing as npt
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 
 IntArray = npt.NDArray[np.int64]
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
-_STOPWORDS = frozenset(STOPWORDS_EN)
+
+
+def _bm25s_stopwords() -> frozenset[str]:
+    """bm25s's English stop words, read from its `stopwords` module alone: importing `bm25s.stopwords` runs the
+    package's `__init__`, which imports scipy (0.2 s of every process's first research, a worker's included)."""
+    package = importlib.util.find_spec("bm25s")
+    assert package is not None and package.submodule_search_locations, "bm25s is a dependency"
+    path = f"{next(iter(package.submodule_search_locations))}/stopwords.py"
+    spec = importlib.util.spec_from_file_location("research_nb_bm25s_stopwords", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return frozenset(module.STOPWORDS_EN)
+
+
+_STOPWORDS = _bm25s_stopwords()
 _TAG = re.compile(r"<[^>]*>")
 _BREAK_TAG = re.compile(r"<\s*(br|/p|/li|/div)\s*/?>", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
