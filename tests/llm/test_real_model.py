@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from kernel_session import KernelSession, kernel_session
 from llm.model_server import MODEL_NAME, ModelServer, model_server, smollm2_path
-from notebook.kernel_session import KernelSession, kernel_session
 from research_nb.engines.llm._verify import Claim, ClaimContext, entity_names, verify
 from research_nb.models.research import ResearchState
 

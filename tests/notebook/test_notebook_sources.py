@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kernel_session import MEMORY_ENGINE_SETUP, KernelSession, kernel_session
 
+from kernel_session import MEMORY_ENGINE_SETUP, KernelSession, kernel_session
 from special_files import add_special_entries, expected_warnings
 
 FIXTURE_NOTES = Path(__file__).resolve().parents[1] / "sources" / "fixtures" / "notes"
