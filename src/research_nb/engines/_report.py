@@ -201,7 +201,7 @@ def write_report(data: ReportInput) -> ResearchReport:
         lines += [f"## {escape(title)}", "", body, ""]
 
     references = citations.references()
-    lines[2] = _byline(state, data, cited=len({r.source_id for r in references}))
+    lines[2] = _byline(state, data, references)
     lines += ["## Sources", ""]
     lines += [_reference_line(r) for r in references] or ["_No sources were cited._"]
     attributions = sorted({r.attribution for r in references if r.attribution})
@@ -383,9 +383,14 @@ def _safe_url(url: str) -> bool:
     return url.startswith(("https://", "http://")) and not any(c in url for c in " <>\"'`")
 
 
-def _byline(state: ResearchState, data: ReportInput, cited: int) -> str:
+def _byline(state: ResearchState, data: ReportInput, references: Sequence[Reference]) -> str:
+    """What was searched, found and cited. Citations number passages, not documents ([1]-[28] may come from two
+    documents), so the byline counts both, as the widget does."""
     scope = data.scope or f"{data.engine.capitalize()} research over {_count(data.documents_searched, 'document')}"
-    return f"_{scope} · {len(state.sources)} sources found, {cited} cited · engine: {data.engine}_"
+    found = _count(len(state.sources), "document")
+    documents = len({r.source_id for r in references})
+    cited = f"{_count(len(references), 'passage')} cited from {_count(documents, 'document')}"
+    return f"_{scope} · {found} found · {cited} · engine: {data.engine}_"
 
 
 def _count(n: int, noun: str) -> str:
