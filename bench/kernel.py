@@ -49,10 +49,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests" / "notebook"), str(ROOT / "tests")]
 
-from kernel_session import KernelSession, kernel_session  # noqa: E402
-
 from _common import median, p95, print_table, write_results  # noqa: E402
 from _corpus_folder import write_folder  # noqa: E402
+from kernel_session import KernelSession, kernel_session  # noqa: E402
 
 QUESTIONS = [
     "How do the economies of Norway and Sweden differ?",

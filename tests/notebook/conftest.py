@@ -4,9 +4,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from kernel_session import MEMORY_ENGINE_SETUP, KernelSession, kernel_session
 
 from engines_for_tests import ENGINE_NAME, MemoryEngine
+from kernel_session import MEMORY_ENGINE_SETUP, KernelSession, kernel_session
 from research_nb.core.task_manager import task_manager
 from research_nb.core.workflow import workflow
 

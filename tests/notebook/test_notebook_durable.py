@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 
 from kernel_session import kernel_session
-
 from research_nb.core.store import RunStore
 
 QUESTION = "How do the economies of Norway and Sweden differ?"

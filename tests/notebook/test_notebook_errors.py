@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+
 from kernel_session import MEMORY_ENGINE_SETUP, KernelSession, kernel_session
 
 QUESTION = "How do the economies of Norway and Sweden differ?"

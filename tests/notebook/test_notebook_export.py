@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 from kernel_session import KernelSession
-
 from research_nb.notebook.help import WIDTH, help_text
 from research_nb.notebook.parser import start_parser
 

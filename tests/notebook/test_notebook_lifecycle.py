@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 from kernel_session import MEMORY_ENGINE_SETUP, KernelSession, kernel_session
-
 from research_nb.core.store import RunStore
 from research_nb.models.research import ResearchStage
 

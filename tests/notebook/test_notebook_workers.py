@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import psutil
-from kernel_session import KernelSession, kernel_session
 
+from kernel_session import KernelSession, kernel_session
 from research_nb.core.workflow import ResearchWorkflow
 from research_nb.engines.offline import OfflineEngine
 
