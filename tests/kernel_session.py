@@ -18,7 +18,7 @@ from typing import Any
 
 from jupyter_client.manager import KernelManager
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
+TESTS_DIR = Path(__file__).resolve().parent
 ANYWIDGET_ID = "research_nb.notebook.widget.ResearchWidget"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
