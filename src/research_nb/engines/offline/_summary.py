@@ -63,7 +63,7 @@ def _sentences_of_documents(
     ranked = sorted((p for p in state.passages if sub.id in p.sub_question_ids), key=lambda p: (-p.score, p.id))
     quoted = {p.document_id for f in own for p in [state.passage(f.passage_ids[0])] if p is not None}
     said = " ".join(f.text for f in own).casefold()
-    named = {p.document_id for p in ranked if len(t := document_title(p.title).casefold()) > 2 and t in said}
+    named = {p.document_id for p in ranked if _mentions(said, document_title(p.title).casefold())}
     documents = quoted | named
     return [
         f
@@ -107,11 +107,10 @@ def _covering(state: ResearchState, findings: Sequence[Finding], question: str, 
     score = {id(f): f.score + (_ANSWER_BONUS if _holds_answer(f.text, question, asking) else 0.0) for f in findings}
     # A sentence that names another retrieved document the question does not name is a bridge: it leads to the
     # document that holds the rest of the answer.
-    known = question.casefold()
-    leads = {d: s for d, s in subjects.items() if len(s) > 2 and s not in known}
+    leads = {d: s for d, s in subjects.items() if not _mentions(question.casefold(), s)}
     for f in findings:
         text = f.text.casefold()
-        if any(s in text for d, s in leads.items() if d != document[id(f)]):
+        if any(_mentions(text, s) for d, s in leads.items() if d != document[id(f)]):
             score[id(f)] += _BRIDGE_BONUS
     counts = {t: sum(t in ts for ts in said.values()) for t in asked}
     total = sum(1.0 / (1 + c) for c in counts.values()) or 1.0
@@ -127,7 +126,8 @@ def _covering(state: ResearchState, findings: Sequence[Finding], question: str, 
         # max() keeps the first of equals, and `findings` come in a fixed order: the choice is deterministic.
         # A document a chosen sentence names is where a bridge question goes on ("... the town of Salem, New
         # Hampshire" -> the document "Salem, New Hampshire").
-        named = {d for d, subject in subjects.items() if d not in documents and _names(chosen, subject)}
+        texts = [f.text.casefold() for f in chosen]
+        named = {d for d, s in subjects.items() if d not in documents and any(_mentions(t, s) for t in texts)}
         best = max(
             fresh,
             key=lambda f: (
@@ -141,8 +141,9 @@ def _covering(state: ResearchState, findings: Sequence[Finding], question: str, 
     return chosen
 
 
-def _names(chosen: Sequence[Finding], subject: str) -> bool:
-    return len(subject) > 2 and any(subject in f.text.casefold() for f in chosen)
+def _mentions(text: str, subject: str) -> bool:
+    """Whether `text` names a document by its subject (both case-folded: "salem, new hampshire")."""
+    return len(subject) > 2 and subject in text
 
 
 def _gain(new_words: set[str], weights: dict[str, float]) -> float:
