@@ -306,7 +306,8 @@ class ResearchWorkflow:
                 await self._checkpoint_off_loop(state)
                 self.events.emit(StageFinished(request_id=rid, stage=stage, summary=summary))
             state.complete()
-            self._finished(state)
+            await self._checkpoint_off_loop(state)  # a Cancel landing here cancels the run, report and all
+            self._finished(state, saved=True)
             return state
         except asyncio.CancelledError as exc:
             reason = str(exc.args[0]) if exc.args and exc.args[0] else DEFAULT_CANCEL_REASON
@@ -383,8 +384,10 @@ class ResearchWorkflow:
         if lease is not None:
             lease.release()
 
-    def _finished(self, state: ResearchState) -> None:
-        self._checkpoint(state)
+    def _finished(self, state: ResearchState, *, saved: bool = False) -> None:
+        """Save a run that stopped (unless `saved` already), release it and say so: `RunFinished` comes last."""
+        if not saved:
+            self._checkpoint(state)
         self._release(state.request_id)
         status = state.current_stage
         self.events.emit(
