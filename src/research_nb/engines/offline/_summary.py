@@ -95,6 +95,7 @@ def _covering(state: ResearchState, findings: Sequence[Finding], question: str, 
     asked = set(terms(question))
     document: dict[int, str] = {}
     said: dict[int, set[str]] = {}
+    own_terms: dict[int, set[str]] = {}
     subjects: dict[str, str] = {}
     for finding in findings:
         passage = state.passage(finding.passage_ids[0])
@@ -102,9 +103,13 @@ def _covering(state: ResearchState, findings: Sequence[Finding], question: str, 
         # A sentence says its document's subject too ("He starred in ..." in the document "Mos Def").
         subject = document_title(passage.title) if passage else ""
         subjects[document[id(finding)]] = subject.casefold()
-        said[id(finding)] = (set(terms(finding.text)) | set(terms(subject))) & asked
+        own_terms[id(finding)] = set(terms(finding.text))
+        said[id(finding)] = (own_terms[id(finding)] | set(terms(subject))) & asked
     asking = _asking(question)
-    score = {id(f): f.score + (_ANSWER_BONUS if _holds_answer(f.text, question, asking) else 0.0) for f in findings}
+    score = {
+        id(f): f.score + (_ANSWER_BONUS if _holds_answer(f.text, own_terms[id(f)], question, asking) else 0.0)
+        for f in findings
+    }
     # A sentence that names another retrieved document the question does not name is a bridge: it leads to the
     # document that holds the rest of the answer.
     leads = {d: s for d, s in subjects.items() if not _mentions(question.casefold(), s)}
@@ -167,13 +172,13 @@ def _asking(question: str) -> _Asking | None:
     return _Asking(kind, frozenset(_focus(tokens, position)))
 
 
-def _holds_answer(sentence: str, question: str, asking: _Asking | None) -> bool:
+def _holds_answer(sentence: str, sentence_terms: set[str], question: str, asking: _Asking | None) -> bool:
     """Whether the sentence holds a thing of the kind the question asks for that the question itself lacks, said
     of what the question asks about it: "born in what year?" is answered by a year beside "born", not by any year.
     """
     if asking is None:
         return False
-    if asking.focus and not _shares(asking.focus, set(terms(sentence))):
+    if asking.focus and not _shares(asking.focus, sentence_terms):
         return False
     if asking.kind == "year":
         return any(y not in question for y in _YEAR.findall(sentence))
