@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,9 +24,9 @@ from research_nb.models.research import ResearchOptions, ResearchReport, Researc
 from research_nb.notebook import widget as widget_module
 from research_nb.notebook.progress import MAX_LOG_LINES, ProgressView
 from research_nb.notebook.run import start_research
+from research_nb.notebook.static_files import widget_module as widget_module_source
 
 QUESTION = "How do the economies of Norway and Sweden differ?"
-STATIC = Path(widget_module.__file__).parent / "static"
 
 
 # -- the progress view ----------------------------------------------------------------------------------------
@@ -142,7 +141,8 @@ def test_a_report_without_sources_is_shown_as_written() -> None:
 # -- the browser code never turns run text into HTML ---------------------------------------------------------------
 
 
-def test_the_widget_script_sets_text_never_html() -> None:
-    script = (STATIC / "widget.js").read_text()
+@pytest.mark.parametrize("name", ["widget.js", "batch_widget.js"])
+def test_the_widget_script_sets_text_never_html(name: str) -> None:
+    script = widget_module_source(name)  # as the browser gets it: the shared helpers and the widget's own code
     assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", script)
     assert "textContent" in script

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -20,16 +19,16 @@ import traitlets
 from research_nb.batch import BatchRun
 from research_nb.notebook.kernel import capture_loop
 from research_nb.notebook.report import report_display
+from research_nb.notebook.static_files import STYLES, widget_module
 
 MAX_UPDATES_PER_S = 10
 #: Finished runs listed (the most recent); the others stay openable with `%research open ID`.
 LISTED_RUNS = 50
-_STATIC = Path(__file__).parent / "static"
 
 
 class BatchWidget(anywidget.AnyWidget):
-    _esm = _STATIC / "batch_widget.js"
-    _css = _STATIC / "widget.css"
+    _esm = widget_module("batch_widget.js")
+    _css = STYLES
 
     batch_id = traitlets.Unicode("").tag(sync=True)
     backend = traitlets.Unicode("").tag(sync=True)

@@ -13,7 +13,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import anywidget
@@ -22,11 +21,11 @@ import traitlets
 from research_nb.core.events import ResearchEvent, RunFinished
 from research_nb.core.workflow import workflow
 from research_nb.notebook.progress import ProgressView
+from research_nb.notebook.static_files import STYLES, widget_module
 
 logger = logging.getLogger(__name__)
 
 MAX_UPDATES_PER_S = 20
-_STATIC = Path(__file__).parent / "static"
 
 ActionHandler = Callable[[dict[str, Any]], None]
 
@@ -34,8 +33,8 @@ ActionHandler = Callable[[dict[str, Any]], None]
 class ResearchWidget(anywidget.AnyWidget):
     """Live progress of one research run, with Cancel and clarifying questions."""
 
-    _esm = _STATIC / "widget.js"
-    _css = _STATIC / "widget.css"
+    _esm = widget_module("widget.js")
+    _css = STYLES
 
     request_id = traitlets.Unicode("").tag(sync=True)
     query = traitlets.Unicode("").tag(sync=True)

@@ -2,19 +2,8 @@
 // with textContent, never parsed as HTML. Actions: {type: "cancel"} (Cancel all), {type: "open", position}.
 // Class names (rnb-*) and data-testid attributes are stable: browser tests select on them.
 
-function h(tag, className, testid, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (testid) node.dataset.testid = testid;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
 function seconds(value) {
-  if (value === null || value === undefined) return "–";
-  const s = Math.max(0, Math.round(value));
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m ${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+  return value === null || value === undefined ? "–" : formatSeconds(Math.round(value));
 }
 
 function render({ model, el }) {

@@ -29,22 +29,8 @@ if (!window.__rnbKeysKept) {
   window.addEventListener("keydown", keepKeysInWidgets, true);
 }
 
-function h(tag, className, testid, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (testid) node.dataset.testid = testid;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
 function code(text) {
   return h("code", undefined, undefined, text);
-}
-
-function formatSeconds(seconds) {
-  const s = Math.max(0, Math.floor(seconds));
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m ${String(s % 60).padStart(2, "0")}s` : `${s}s`;
 }
 
 // a link only for web addresses; anything else (a file path, a javascript: URL) stays text
