@@ -249,3 +249,58 @@ async def test_an_answer_line_names_its_subject_as_the_passage_introduces_it() -
     state = await run("Who designed the Harbour Library?", sources=[str(FIXTURES / "bridge")], corpora=[])
     # "Marta Elisabet Lind is a Swedish architect ..." opens the document titled "Marta Lind"
     assert "**Marta Elisabet Lind:**" in answer_of(state)
+
+
+def _musicians(folder: Path) -> list[str]:
+    (folder / "ada.md").write_text(
+        "# Ada Berg\n\nAda Berg is a Swedish jazz pianist, born in 1971.\n"
+        "She recorded the album Blue Harbour with the drummer Lin Ohm and toured with the singer Eva Dahl.\n"
+    )
+    (folder / "lin.md").write_text("# Lin Ohm\n\nLin Ohm is a Danish rock drummer, born in 1968.\n")
+    (folder / "eva.md").write_text("# Eva Dahl\n\nEva Dahl is a Norwegian jazz singer, born in 1975.\n")
+    return [str(folder)]
+
+
+async def test_a_comparison_gets_one_readable_sub_question_per_name_it_lists(tmp_path: Path) -> None:
+    sources = _musicians(tmp_path)
+    first = await run("Who was born first, Ada Berg or Lin Ohm?", sources=sources)
+    assert first.brief and [sq.question for sq in first.brief.sub_questions] == [
+        "Ada Berg: born first",
+        "Lin Ohm: born first",
+    ]
+    # The words asked about are scattered over the question: each sub-question keeps the question whole rather
+    # than stringing its words together ("play album blue harbour"); Eva Dahl is outside the list compared.
+    question = "Is Ada Berg or Lin Ohm the drummer in Eva Dahl's band?"
+    scattered = await run(question, sources=sources)
+    assert scattered.brief and [sq.question for sq in scattered.brief.sub_questions] == [
+        f"Ada Berg: {question}",
+        f"Lin Ohm: {question}",
+    ]
+
+
+async def test_names_in_different_clauses_describe_one_answer_and_are_not_compared(tmp_path: Path) -> None:
+    question = "Which pianist recorded with Lin Ohm and toured with Eva Dahl?"
+    state = await run(question, sources=_musicians(tmp_path))
+    assert state.brief and [sq.question for sq in state.brief.sub_questions] == [question]
+    assert "Ada Berg" in answer_of(state)
+
+
+async def test_the_document_a_bridge_leads_to_may_answer_from_a_second_sentence(tmp_path: Path) -> None:
+    (tmp_path / "ferry.md").write_text(
+        "# Kalmar Ferry Terminal\n\nThe Kalmar Ferry Terminal was designed by the engineer Olof Sand and opened in "
+        "2004.\nIts hall seats four hundred passengers waiting for the ferries to the islands.\n"
+    )
+    (tmp_path / "olof.md").write_text(
+        "# Olof Sand\n\nOlof Sand is a Swedish engineer who designed the Kalmar Ferry Terminal and two bridges in "
+        "the harbour of Kalmar.\nHe grew up on Öland, where he still lives with his family.\n"
+    )
+    (tmp_path / "bridges.md").write_text(
+        "# Bridges of Kalmar\n\nSeveral bridges in Kalmar were designed by engineers from Gothenburg, and one of "
+        "them leads to an island.\n"
+    )
+    state = await run(
+        "Where does the engineer who designed the Kalmar Ferry Terminal live?", sources=[str(tmp_path)], corpora=[]
+    )
+    # The engineer's document is reached through the terminal's; its first sentence restates the question, its
+    # second one answers it.
+    assert "**Olof Sand:** He grew up on Öland, where he still lives with his family." in answer_of(state)

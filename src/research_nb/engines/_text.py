@@ -34,7 +34,12 @@ _IGNORED_TERMS = frozenset(analyze(" ".join(STOPWORDS | COMPARISON_WORDS)))
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, numbers kept whole ("3.6%", "91,100")."""
-    return [m.group(0).lower().replace("’", "'") for m in _WORD.finditer(text)]
+    return [word for word, _, _ in word_spans(text)]
+
+
+def word_spans(text: str) -> list[tuple[str, int, int]]:
+    """`words(text)`, each with where it stands in `text` (start, end)."""
+    return [(m.group(0).lower().replace("’", "'"), m.start(), m.end()) for m in _WORD.finditer(text)]
 
 
 def terms(text: str) -> list[str]:

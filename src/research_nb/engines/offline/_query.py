@@ -12,12 +12,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from research_nb.engines._text import COMPARISON_WORDS, STOPWORDS, words
+from research_nb.engines._text import COMPARISON_WORDS, STOPWORDS, word_spans, words
 from research_nb.models.research import ResearchBrief, SubQuestion
 
 _MAX_NAME_WORDS = 8
 _QUALIFIER = re.compile(r"\s*\([^)]*\)$")
 _TOKEN = re.compile(r"[^\W_]+(?:['’.\-&][^\W_]+)*\.?", re.UNICODE)
+_LIST_WORDS = frozenset({"and", "or", "vs", "versus"})
+_BOTH = re.compile(r"^both\s*|\s*\bboth$", re.IGNORECASE)  # "both actors" reads "actors"; "both" alone, nothing
+_LIST_FILLERS = frozenset({"the", "both", "s"})  # "both the A and the B", "A's and B's"
 _CONNECTORS = frozenset({"of", "the", "for", "and", "de", "la", "von", "van", "du", "del", "in", "on", "&"})
 
 
@@ -167,22 +170,42 @@ def analyse(question: str, titles: TitleIndex) -> QueryAnalysis:
     # A comparison sets documents side by side: it needs two names the corpus has documents for. Capitalised words
     # it does not know ("American", "February") stay in the question rather than becoming sub-questions.
     compared = [e for e in entities if e.document_ids]
-    joined = len(compared) >= 2 and any(w in ("and", "or", "vs", "versus") for w in question_words)
-    comparison = len(compared) >= 2 and (joined or any(w in COMPARISON_WORDS for w in question_words))
+    listed = _listed(question, compared)
+    comparison = len(listed) >= 2 or (len(compared) >= 2 and any(w in COMPARISON_WORDS for w in question_words))
     if comparison:
-        entities = compared
+        entities = listed or compared
     vague = not entities and len(aspect_words) < 2
     return QueryAnalysis(question, tuple(entities), " ".join(aspect_words), comparison, vague)
+
+
+def _listed(question: str, names: Sequence[Mention]) -> list[Mention]:
+    """The names the question lists side by side ("Norway and Sweden", "A, B or C", "both "X" and "Y""): what it
+    compares. Names in different clauses ("appeared in X and was nominated for Y") describe one answer instead,
+    and a name outside the list ("Which college is in the United States, A or B?") is part of what is asked."""
+    ordered = sorted(names, key=lambda m: m.start)
+    runs: list[list[Mention]] = []
+    joined = False
+    for name in ordered:
+        between = set(words(question[runs[-1][-1].start + len(runs[-1][-1].name) : name.start])) if runs else None
+        if between is not None and between <= _LIST_WORDS | _LIST_FILLERS:
+            runs[-1].append(name)
+            joined = joined or bool(between & _LIST_WORDS)
+            continue
+        if joined:
+            break
+        runs.append([name])
+    return runs[-1] if joined else []
 
 
 def make_brief(analysis: QueryAnalysis) -> ResearchBrief:
     """One sub-question per entity for a comparison; otherwise the question itself plus one per entity."""
     aspect = analysis.aspect
     if analysis.comparison:
+        asked = _BOTH.sub("", _phrase(analysis.question, aspect.split()) or "") or analysis.question.strip()
         subs = [
             SubQuestion(
                 id=f"sq{n}",
-                question=f"{e.name}: {aspect}" if aspect else e.name,
+                question=f"{e.name}: {asked}",
                 queries=[f"{e.name} {aspect}".strip()],
                 entity=e.name,
             )
@@ -192,6 +215,19 @@ def make_brief(analysis: QueryAnalysis) -> ResearchBrief:
     queries = [analysis.question, *(f"{e.name} {aspect}".strip() for e in analysis.entities)]
     main = SubQuestion(id="sq1", question=analysis.question, queries=_unique(queries))
     return ResearchBrief(objective=analysis.question, sub_questions=[main])
+
+
+def _phrase(question: str, aspect: Sequence[str]) -> str | None:
+    """The aspect as the question writes it ("born first", "co-owned"), when its words stand together there; a
+    sub-question that strings together words from all over the question ("production company co owned rodger
+    michell produced") would not read."""
+    if not aspect:
+        return None
+    found = word_spans(question)
+    for i in range(len(found) - len(aspect) + 1):
+        if [w for w, *_ in found[i : i + len(aspect)]] == list(aspect):
+            return question[found[i][1] : found[i + len(aspect) - 1][2]]
+    return None
 
 
 def _dedupe(mentions: Sequence[Mention]) -> list[Mention]:

@@ -6,7 +6,8 @@ what kind of thing answers it ("who" or "which" a name, "when" or "what year" a 
 what is asked of it (its focus: "born" in "was born in what year?"). A sentence that says the focus and holds
 such a thing the question lacks is more likely the answer than one that restates the question's own names. One
 sentence per document first, so that the document a multi-hop question leads to is heard; a sentence that names
-another retrieved document (a bridge) and the documents the chosen sentences name come before others.
+another retrieved document (a bridge) and the documents the chosen sentences name come before others, and a
+document reached that way may give a second sentence: it is where a bridge question's answer is.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def subject_name(passage: Passage, title: str) -> str:
 def _covering(state: ResearchState, findings: Sequence[Finding], question: str, count: int) -> list[Finding]:
     """`count` sentences, greedily: each one the best by its own score plus what it adds of the question's words
     that the sentences before it did not say (a multi-hop question's words are split between two documents:
-    the second sentence should be the one about the other half). One sentence per document while others are left."""
+    the second sentence should be the one about the other half). One sentence per document while others are left,
+    but for the documents a link led to."""
     asked = set(terms(question))
     document: dict[int, str] = {}
     said: dict[int, set[str]] = {}
@@ -122,17 +124,21 @@ def _covering(state: ResearchState, findings: Sequence[Finding], question: str, 
     weights = {t: 1.0 / (1 + c) / total for t, c in counts.items()}  # a word few sentences say counts more
     chosen: list[Finding] = []
     uncovered = set(asked)
+    # The documents chosen by following a link: a bridge question's answer is in the document it leads to, often
+    # in another of its sentences than the one chosen first ("Tim Minchin ... is an Australian comedian" and "He was
+    # born in Northampton"), so such a document may be heard twice.
+    linked: set[str] = set()
     while len(chosen) < count:
         documents = {document[id(f)] for f in chosen}
         left = [f for f in findings if f not in chosen]
-        fresh = [f for f in left if document[id(f)] not in documents] or left
+        fresh = [f for f in left if document[id(f)] not in documents - linked] or left
         if not fresh:
             break
         # max() keeps the first of equals, and `findings` come in a fixed order: the choice is deterministic.
         # A document a chosen sentence names is where a bridge question goes on ("... the town of Salem, New
         # Hampshire" -> the document "Salem, New Hampshire").
         texts = [f.text.casefold() for f in chosen]
-        named = {d for d, s in subjects.items() if d not in documents and any(_mentions(t, s) for t in texts)}
+        named = {d for d, s in subjects.items() if d not in documents - linked and any(_mentions(t, s) for t in texts)}
         best = max(
             fresh,
             key=lambda f: (
@@ -142,6 +148,8 @@ def _covering(state: ResearchState, findings: Sequence[Finding], question: str, 
             ),
         )
         chosen.append(best)
+        if document[id(best)] in named:
+            linked.add(document[id(best)])
         uncovered -= said[id(best)]
     return chosen
 
