@@ -304,3 +304,70 @@ async def test_the_document_a_bridge_leads_to_may_answer_from_a_second_sentence(
     # The engineer's document is reached through the terminal's; its first sentence restates the question, its
     # second one answers it.
     assert "**Olof Sand:** He grew up on Öland, where he still lives with his family." in answer_of(state)
+
+
+def _lines(corpus: Corpus, document: str) -> list[str]:
+    return [line for p in corpus.passages_of(document) for line in p.text.split("\n")]
+
+
+def _countries(corpus: Corpus, regions: set[str]) -> dict[str, list[str]]:
+    """The countries in its own right (an independence, no dependency status, not a union of member states) of
+    `regions`, each with its text lines."""
+    found = {}
+    for document, title in corpus.titles().items():
+        lines = _lines(corpus, document)
+        keys = {p.location.heading for p in corpus.passages_of(document)}  # the fields the document states
+        region = next((line.split(": ", 1)[1] for line in lines if line.startswith("Region: ")), None)
+        if region in regions and "Independence" in keys and not keys & {"Dependency status", "Member states"}:
+            found[title] = lines
+    return found
+
+
+def _first(lines: list[str], key: str) -> str | None:
+    """The value of the first line whose key matches `key` (a regex)."""
+    return next((line.split(": ", 1)[1] for line in lines if re.match(rf"(?:{key})\s*:", line)), None)
+
+
+async def test_a_wider_region_that_the_regions_names_imply_ranks_all_of_their_countries(factbook: Corpus) -> None:
+    # The Factbook files Asian countries in three regions; "Asian" is all of them.
+    countries = _countries(factbook, {"Central Asia", "South Asia", "East and Southeast Asia"})
+    rates = {c: v for c, lines in countries.items() if (v := _first(lines, "Total fertility rate"))}
+    winner = min(rates, key=lambda c: figure(rates[c]))
+    state = await run("Which Asian country has the lowest fertility rate?")
+    first = unescape(answer_of(state)).splitlines()[0]
+    assert first.startswith(f"{winner} has the lowest total fertility rate in Asia: {rates[winner]} [")
+    ranking = section(state.report.markdown if state.report else "", "Ranking")
+    assert len([r for r in ranking.splitlines() if re.match(r"\| \d+ \|", r)]) == len(rates)
+
+
+async def test_a_union_of_member_states_is_not_ranked_among_countries(factbook: Corpus) -> None:
+    areas = {c: v for c, lines in _countries(factbook, {"Europe"}).items() if (v := _first(lines, "Area, total"))}
+    winner = max(areas, key=lambda c: figure(areas[c]))
+    state = await run("Which European country has the largest area?")
+    first = unescape(answer_of(state)).splitlines()[0]
+    assert first.startswith(f"{winner} has the largest area (total) in Europe: {areas[winner].split(' ; ')[0]}")
+    assert "European Union" not in (state.report.markdown if state.report else "")
+
+
+async def test_a_field_whose_lines_name_their_year_is_ranked_by_its_latest_figure(factbook: Corpus) -> None:
+    # "Military expenditures, Military Expenditures 2024: 8% of GDP (2024 est.)": the year is in the line's key
+    countries = _countries(factbook, {"Middle East"})
+    spent = {
+        c: v
+        for c, lines in countries.items()
+        if (v := _first(lines, r"Military expenditures, Military Expenditures \d{4}"))
+    }
+    winner = max(spent, key=lambda c: figure(spent[c]))
+    state = await run("Which Middle Eastern country has the highest military expenditures?")
+    first = unescape(answer_of(state)).splitlines()[0]
+    assert first.startswith(f"{winner} has the highest military expenditures in Middle East: {spent[winner]} [")
+
+
+async def test_a_trend_the_corpus_states_for_one_year_says_so_with_that_figure(factbook: Corpus) -> None:
+    population = _first(
+        _lines(factbook, next(d for d, t in factbook.titles().items() if t == "Japan")), "Population, total"
+    )
+    state = await run("How has Japan's population changed since 2020?")
+    answer = unescape(answer_of(state))
+    assert answer.startswith(f"Japan's population (total) is stated for one year only: {population} [")
+    assert "do not show how it changed" in answer

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from research_nb.engines._report import AnswerBlock, EvidenceSection, Line, Quote, document_title
-from research_nb.engines.offline._facts import GROUP_FIELDS, Record, records_of
+from research_nb.engines.offline._facts import GROUP_FIELDS, Record, in_group, records_of
 from research_nb.models.research import Passage, QuestionPlan
 
 _EVIDENCE_LINES = 4
@@ -44,13 +44,14 @@ class _Retrieved:
             d
             for d, records in self.by_document.items()
             for r in records
-            if r.field in GROUP_FIELDS and r.value == group
+            if r.field in GROUP_FIELDS and in_group(r.value, group)
         }
         return sorted(found, key=lambda d: (self.by_document[d][0].document, d))
 
     def group_record(self, document_id: str, group: str) -> Record | None:
         return next(
-            (r for r in self.by_document.get(document_id, []) if r.field in GROUP_FIELDS and r.value == group), None
+            (r for r in self.by_document.get(document_id, []) if r.field in GROUP_FIELDS and in_group(r.value, group)),
+            None,
         )
 
 
@@ -331,8 +332,16 @@ def _trend(plan: QuestionPlan, documents: Sequence[str], retrieved: _Retrieved) 
             bounded = [r for r in bounded if r.quantity and r.quantity.year and r.quantity.year <= last]
         records = bounded or records
     by_year = sorted(records, key=lambda r: r.quantity.year if r.quantity and r.quantity.year else 0)
-    if len(by_year) < 2:
+    if not by_year:
         return None
+    if len(by_year) == 1:  # the Factbook states some series (population) for the latest year only
+        only = by_year[0]
+        return AnswerBlock(
+            (
+                (*_whose(only), " is stated for one year only: ", Quote(only.value, only.passage_id), "."),
+                ("The searched documents do not show how it changed.",),
+            )
+        )
     head = by_year[0]
     line: list[str | Quote] = [*_whose(head), ", year by year: "]
     for n, record in enumerate(by_year):

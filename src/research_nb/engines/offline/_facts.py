@@ -23,8 +23,11 @@ from research_nb.engines.offline._values import Quantity, parse_quantity
 _KEY_VALUE = re.compile(r"^(?P<key>[^:\n]{1,120}?)\s*:\s+(?P<value>\S.*)$")
 #: The field a corpus may use to file documents in groups (the Factbook's region folders, said as a field).
 GROUP_FIELDS = ("Region",)
-#: A document that states one of these is not a sovereign country (a territory, a dependency, an ocean).
-_DEPENDENT_FIELDS = frozenset({"Dependency status"})
+#: A document that states one of these is not a sovereign country: a territory or dependency, or an organisation
+#: of states (the European Union lists its member states, and states an independence of its own).
+_DEPENDENT_FIELDS = frozenset({"Dependency status", "Member states"})
+#: A key that is its field's name with a year ("Military Expenditures 2024"): the field's figure for that year.
+_YEARLY_KEY = re.compile(r"^(?P<name>.+?)\s+(?:19|20)\d{2}$")
 _SOVEREIGN_FIELD = "Independence"
 _MANY_DOCUMENTS = 20
 
@@ -104,6 +107,7 @@ class CorpusFacts:
                 self.keyed[name] = self.keyed.get(name, 0) + 1
             for group in facts.groups():
                 self.group_members.setdefault(group, []).append(document_id)
+        self.group_members.update(_unions(self.group_members))
 
     def fields(self) -> list[str]:
         return sorted(self.parts)
@@ -137,7 +141,8 @@ def records_of(document_id: str, title: str, passage_id: str, heading: str | Non
         key, value = match.group("key").strip(), match.group("value").strip()
         if key.lower().startswith("note"):
             continue
-        if key == heading:
+        yearly = _YEARLY_KEY.match(key)
+        if key == heading or (yearly is not None and heading.casefold() in yearly.group("name").casefold()):
             part = None
         elif key.startswith(heading + ","):
             part = key[len(heading) + 1 :].strip()
@@ -148,6 +153,22 @@ def records_of(document_id: str, title: str, passage_id: str, heading: str | Non
             part = key
         found.append(Record(document_id, title, heading, part, value, passage_id, text, number))
     return found
+
+
+def in_group(value: str, group: str) -> bool:
+    """Whether a document whose group record says `value` belongs to `group`: the group itself, or a wider group
+    that ends a part of its name ("East and Southeast Asia" and "South Asia" are in "Asia")."""
+    return value == group or any(len(p.split()) > 1 and p.split()[-1] == group for p in value.split(" and "))
+
+
+def _unions(groups: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The wider groups the groups' own names imply: "Asia" is every group whose name ends a part in it ("Central
+    Asia", "South Asia", "East and Southeast Asia"); a question about "Asian countries" ranges over all of them."""
+    words = {p.split()[-1] for g in groups for p in g.split(" and ") if len(p.split()) > 1}
+    unions = {w: [g for g in groups if in_group(g, w)] for w in sorted(words - set(groups))}
+    return {
+        w: list(dict.fromkeys(d for g in named for d in groups[g])) for w, named in unions.items() if len(named) > 1
+    }
 
 
 def lower_first(name: str) -> str:
