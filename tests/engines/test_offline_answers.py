@@ -371,3 +371,16 @@ async def test_a_trend_the_corpus_states_for_one_year_says_so_with_that_figure(f
     answer = unescape(answer_of(state))
     assert answer.startswith(f"Japan's population (total) is stated for one year only: {population} [")
     assert "do not show how it changed" in answer
+
+
+async def test_each_answer_line_is_labelled_with_the_document_it_cites_when_two_say_the_same(tmp_path: Path) -> None:
+    (tmp_path / "zeta.md").write_text("# Zeta Mill\n\nThe mill grinds oats every morning.\nIt was built in 1901.\n")
+    (tmp_path / "eta.md").write_text("# Eta Mill\n\nThe mill grinds oats every morning.\nIt burned down in 1950.\n")
+    state = await run("Which mill grinds oats every morning?", sources=[str(tmp_path)], corpora=[])
+    assert state.report is not None
+    titles = {r.number: r.title for r in state.report.references}
+    lines = [line for line in answer_of(state).splitlines() if line.startswith("- **")]
+    assert sum("The mill grinds oats every morning." in line for line in lines) == 1  # once, not once per document
+    for line in lines:
+        label = line.split("**")[1].rstrip(":")
+        assert titles[int(re.findall(r"\[(\d+)\]", line)[-1])] == label

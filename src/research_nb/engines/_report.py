@@ -109,7 +109,9 @@ class ReportInput:
     unsupported_claims: int = 0
     answer: AnswerBlock | None = None  # an answer composed by the engine: opens the report, replaces the summary
     summary_title: str = "Key findings"
-    labels: dict[str, str] | None = None  # finding text -> whose it is ("Japan"), shown before it in the summary
+    #: (passage id, finding text) -> whose it is ("Japan"), shown before it in the summary. By passage too: two
+    #: documents may say the same words ("Exchange rates: 0.88 (2024 est.)" for Switzerland and Liechtenstein).
+    labels: dict[tuple[str, str], str] | None = None
     answer_note: str | None = None  # said first in the summary: why the answer is not a direct one
 
 
@@ -307,9 +309,10 @@ def _render(line: Line, citations: _Citations, cites: list[Citation], *, cell: b
     return "".join(out)
 
 
-def _label(state: ResearchState, finding: Finding, labels: dict[str, str] | None = None) -> str:
-    if labels and finding.text in labels:
-        return f"**{escape(labels[finding.text])}:** "
+def _label(state: ResearchState, finding: Finding, labels: dict[tuple[str, str], str] | None = None) -> str:
+    label = labels.get((finding.passage_ids[0], finding.text)) if labels else None
+    if label is not None:
+        return f"**{escape(label)}:** "
     if state.brief is None or not state.brief.comparison:
         return ""
     entity = next((sq.entity for sq in state.brief.sub_questions if sq.id == finding.sub_question_id), None)

@@ -489,7 +489,7 @@ def _report(
     )
 
 
-def _labels(state: ResearchState, findings: Sequence[Finding]) -> dict[str, str]:
+def _labels(state: ResearchState, findings: Sequence[Finding]) -> dict[tuple[str, str], str]:
     """Whose each finding is, by its document's title: a bare "Unemployment rate: 2.6%" or "He is ..." names its
     subject this way (in a comparison too: a sentence found for one entity may come from another's document),
     or by the fuller name its passage gives that subject."""
@@ -498,5 +498,5 @@ def _labels(state: ResearchState, findings: Sequence[Finding]) -> dict[str, str]
     for finding in findings:
         passage = state.passage(finding.passage_ids[0])
         if passage is not None and passage.document_id in titles:
-            labels[finding.text] = subject_name(passage, titles[passage.document_id])
+            labels[(passage.id, finding.text)] = subject_name(passage, titles[passage.document_id])
     return labels

@@ -130,7 +130,7 @@ def _covering(state: ResearchState, findings: Sequence[Finding], question: str, 
     linked: set[str] = set()
     while len(chosen) < count:
         documents = {document[id(f)] for f in chosen}
-        left = [f for f in findings if f not in chosen]
+        left = [f for f in findings if f not in chosen and f.text not in {c.text for c in chosen}]  # no line twice
         fresh = [f for f in left if document[id(f)] not in documents - linked] or left
         if not fresh:
             break
