@@ -384,3 +384,11 @@ async def test_each_answer_line_is_labelled_with_the_document_it_cites_when_two_
     for line in lines:
         label = line.split("**")[1].rstrip(":")
         assert titles[int(re.findall(r"\[(\d+)\]", line)[-1])] == label
+
+
+async def test_the_answer_is_not_padded_with_lines_that_say_far_less_than_the_first() -> None:
+    notes = Path(__file__).parents[2] / "notebooks" / "compost-notes"  # the example notebooks' own notes
+    state = await run("What temperature should a hot compost pile reach?", sources=[str(notes)], corpora=[])
+    answer = answer_of(state)
+    assert "55 to 65 degrees Celsius" in answer
+    assert "frost" not in answer  # "A bin should be kept out of frost and direct summer sun.": nothing asked
