@@ -158,6 +158,11 @@ def passage_spans(text: str, start: int = 0, end: int | None = None, max_chars: 
     Consecutive paragraphs are packed together; a paragraph longer than `max_chars` is cut between sentences
     (a single sentence longer than that stays whole: a citation must be able to quote it).
     """
+    end = len(text) if end is None else end
+    if end - start <= max_chars:  # all its paragraphs pack into one passage: the text, trimmed (most records)
+        whole: list[Span] = []
+        _add_trimmed(text, start, end, whole)
+        return whole
     pieces: list[Span] = []
     for para in paragraph_spans(text, start, end):
         if para.end - para.start <= max_chars:
