@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from research_nb.core.protocols import SearchProvider
@@ -68,3 +69,22 @@ async def test_concurrent_searches_give_the_same_results_as_one_at_a_time(factbo
     results = await asyncio.gather(*(factbook.search(q, 5) for q in queries * 4))
 
     assert results == expected * 4
+
+
+def test_the_best_k_are_the_first_k_of_the_whole_ranking_with_ties_decided_by_id(tmp_path: Path) -> None:
+    # 40 records, written in reverse id order (so passage order is not id order): "amber" is in 10 of them,
+    # "glacier" in all, so both score groups are ties, cut at every k.
+    lines = []
+    for i in reversed(range(40)):
+        text = "amber glacier field notes" if i % 4 == 0 else f"glacier moraine {'till ' * (i % 3)}survey"
+        lines.append(json.dumps({"_id": f"d{i:02d}", "title": "Survey", "text": text}))
+    (tmp_path / "survey.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    corpus = Corpus.open([tmp_path / "survey.jsonl"], builtins=(), cache_dir=tmp_path / "cache")
+
+    for query in ("amber glacier", "glacier", "amber moraine till"):
+        whole = corpus.search_sync(query, k=100)
+        assert len(whole) == 40
+        keys = [(-h.score, h.id) for h in whole]
+        assert keys == sorted(keys), query  # best first, equal scores in id order
+        for k in range(1, 41):
+            assert corpus.search_sync(query, k=k) == whole[:k], (query, k)

@@ -107,16 +107,41 @@ class LexicalIndex:
             found.append(at if hit else None)
         return found
 
-    def scores(self, terms: Iterable[str]) -> FloatArray:
-        """BM25F score of every passage for a query given as analysed terms (unknown terms score nothing).
+    def best(self, terms: Iterable[str], k: int) -> tuple[IntArray, FloatArray]:
+        """The passages that score at least the `k`-th best score (every passage that scores, when fewer do), in
+        passage order, and the BM25F score of every passage for the query, given as analysed terms (unknown terms
+        score nothing). `k` must be positive.
 
         Each distinct term counts once: a word repeated in a question is not twice as important (on SciFact,
         counting repeats costs 0.005 nDCG@10).
+
+        Why not list every passage that scores and partition those: for a question's common words that is most of
+        the corpus (two passes over a million scores). Any `k` passages' scores bound the `k`-th best from below,
+        and the passages of the query's rarest term (with at least `k` of them) are likely among the best, so that
+        bound is close: one comparison over the scores finds the few passages above it, then the exact cut.
         """
+        postings = self._postings(terms)
+        scores = self._scores(postings)
+        long_enough = [p for p in postings if p.stop - p.start >= k]
+        if long_enough:
+            rarest = scores[self._rows[min(long_enough, key=lambda p: p.stop - p.start)]]
+            bound = np.partition(rarest, len(rarest) - k)[len(rarest) - k]
+        else:
+            bound = 0.0
+        candidates = np.flatnonzero(scores >= bound) if bound > 0 else np.flatnonzero(scores > 0)
+        if len(candidates) > k:
+            threshold = np.partition(scores[candidates], len(candidates) - k)[len(candidates) - k]
+            candidates = candidates[scores[candidates] >= threshold]
+        return candidates, scores
+
+    def _postings(self, terms: Iterable[str]) -> list[slice]:
+        """Where the postings of the query's distinct known terms are in `rows` / `weights`."""
         unique = [t for t in self.term_ids(list(dict.fromkeys(terms))) if t is not None]
-        if not unique:
+        return [slice(int(self._indptr[t]), int(self._indptr[t + 1])) for t in unique]
+
+    def _scores(self, postings: list[slice]) -> FloatArray:
+        if not postings:
             return np.zeros(self.num_passages)
-        postings = [slice(int(self._indptr[t]), int(self._indptr[t + 1])) for t in unique]
         rows = np.concatenate([self._rows[p] for p in postings])
         weights = np.concatenate([self._weights[p] for p in postings])
         return np.asarray(np.bincount(rows, weights=weights, minlength=self.num_passages), dtype=np.float64)

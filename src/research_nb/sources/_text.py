@@ -13,7 +13,6 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +21,11 @@ import Stemmer
 IntArray = npt.NDArray[np.int64]
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
+# Word runs, the tokens of `_TOKEN` and words of one character, are what lies between runs of non-word characters.
+_NON_WORD = re.compile(r"(?u)\W+")
+# Between two texts tokenised as one string: a token (so it is found) that no lower-cased text has (str.lower
+# leaves no ASCII capital), with spaces around it (so it never joins a word of either text).
+_SEPARATOR = " QQ "
 
 
 def _bm25s_stopwords() -> frozenset[str]:
@@ -67,28 +71,41 @@ def analyze(text: str) -> list[str]:
     return stems
 
 
-def analyze_many(texts: Sequence[str], batch: int = 1024) -> tuple[list[str], IntArray, IntArray]:
+def analyze_many(texts: Sequence[str], batch: int = 4096) -> tuple[list[str], IntArray, IntArray]:
     """The terms of many texts at once, as `analyze` would give them, numbered: (terms, term ids, lengths).
 
     `terms` lists the distinct terms in order of first appearance, `term ids` is every text's terms in order,
     concatenated, and `lengths[i]` says how many of them belong to text i. Each distinct word is stemmed once
     (a corpus repeats its words a lot), and texts are tokenised a batch at a time to bound memory.
+
+    A batch is one string, the lower-cased texts joined by `_SEPARATOR`, cut by one `re.split` at runs of non-word
+    characters: the pieces are the runs of word characters, the tokens `_TOKEN` finds plus one-character words
+    (and an empty piece at either end), which map to -1 like stop words. That is half the cost of `findall` (or
+    of a call per text). The separator is a token no lower-cased text contains, so where it falls says which text
+    each token belongs to.
     """
     term_ids: dict[str, int] = {}
     word_term: dict[str, int] = dict.fromkeys(_STOPWORDS, -1)  # surface word -> term id, -1 for a stop word
+    word_term[_SEPARATOR.strip()] = -2
+    word_term[""] = -1
     stemmer = _stemmer()
     ids: list[IntArray] = []
     lengths: list[IntArray] = []
     for start in range(0, len(texts), batch):
-        tokenized = [_TOKEN.findall(text.lower()) for text in texts[start : start + batch]]
-        new_words = [w for w in dict.fromkeys(chain.from_iterable(tokenized)) if w not in word_term]
+        texts_in_batch = texts[start : start + batch]
+        words = _NON_WORD.split(_SEPARATOR.join([text.lower() for text in texts_in_batch]))
+        new_words = [w for w in dict.fromkeys(words) if w not in word_term]
+        for word in new_words:
+            if len(word) < 2:  # not a token
+                word_term[word] = -1
+        new_words = [w for w in new_words if len(w) >= 2]
         for word, stem in zip(new_words, stemmer.stemWords(new_words), strict=True):
             word_term[word] = term_ids.setdefault(stem, len(term_ids))
-        batch_ids = np.fromiter(chain.from_iterable(map(word_term.__getitem__, w) for w in tokenized), np.int64)
+        batch_ids = np.fromiter(map(word_term.__getitem__, words), np.int64, len(words))
+        text_of_word = np.cumsum(batch_ids == -2)  # the separators before a word: the number of its text
         kept = batch_ids >= 0
-        text_of_word = np.repeat(np.arange(len(tokenized)), [len(words) for words in tokenized])
         ids.append(batch_ids[kept])
-        lengths.append(np.bincount(text_of_word[kept], minlength=len(tokenized)).astype(np.int64))
+        lengths.append(np.bincount(text_of_word[kept], minlength=len(texts_in_batch)).astype(np.int64))
     if not ids:
         return [], np.zeros(0, np.int64), np.zeros(0, np.int64)
     return list(term_ids), np.concatenate(ids), np.concatenate(lengths)
@@ -141,6 +158,11 @@ def passage_spans(text: str, start: int = 0, end: int | None = None, max_chars: 
     Consecutive paragraphs are packed together; a paragraph longer than `max_chars` is cut between sentences
     (a single sentence longer than that stays whole: a citation must be able to quote it).
     """
+    end = len(text) if end is None else end
+    if end - start <= max_chars:  # all its paragraphs pack into one passage: the text, trimmed (most records)
+        whole: list[Span] = []
+        _add_trimmed(text, start, end, whole)
+        return whole
     pieces: list[Span] = []
     for para in paragraph_spans(text, start, end):
         if para.end - para.start <= max_chars:

@@ -159,14 +159,12 @@ class Corpus:
     def rank(self, query: str, k: int = 10) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """The `k` best passages for `query` as numbers (best first) and their scores: what `search_sync`
         returns, before any object is built (`passage_id(i)` names them)."""
-        scores = self._index.scores(analyze(query))
-        candidates = np.flatnonzero(scores > 0)
-        if k <= 0 or not len(candidates):
+        if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        if len(candidates) > k:
-            # Keep everything that scores at least the k-th best score, so a tie at the cut is decided by id.
-            threshold = np.partition(scores[candidates], len(candidates) - k)[len(candidates) - k]
-            candidates = candidates[scores[candidates] >= threshold]
+        # Everything that scores at least the k-th best score, so a tie at the cut is decided by id.
+        candidates, scores = self._index.best(analyze(query), k)
+        if not len(candidates):
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
         ranks = self._store.passage_rank[candidates]
         order = candidates[np.lexsort((ranks, -scores[candidates]))][:k]
         return order, scores[order]
