@@ -18,7 +18,8 @@ breaks ties on ids.
 Where it runs: each stage runs in the research worker process (`research_nb.core.workers`), which keeps the
 corpora open between runs, unless the run's inputs are small enough that a process costs more than it saves
 (only the user's own files, under `IN_PROCESS_BELOW_BYTES` in all): those run here, in threads. docs/workers.md
-has the measurement behind the threshold.
+has the measurement behind the threshold. `prebuild()` has the worker open the default corpus ahead of any run
+(a notebook does it when it loads the extension); a run that asks for inputs being opened waits for that open.
 """
 
 from __future__ import annotations
@@ -290,13 +291,17 @@ class OfflineEngine:
                 )
                 cached = self._knowledge.get(id(corpus))
                 if cached is None or cached[0] is not corpus:
-                    cached = self._knowledge[id(corpus)] = (corpus, Knowledge.of(corpus))
-                    while len(self._knowledge) > _CACHED_CORPORA:
-                        self._knowledge.pop(next(iter(self._knowledge)))
+                    cached = (corpus, Knowledge.of(corpus))
+                    with self._openings_lock:  # other inputs' opens update it from their threads
+                        self._knowledge[id(corpus)] = cached
+                        while len(self._knowledge) > _CACHED_CORPORA:
+                            self._knowledge.pop(next(iter(self._knowledge)))
                 return cached
         finally:
             with self._openings_lock:
                 opening.listeners.remove(listener)
+                if not opening.listeners:  # nobody builds or waits: the next open starts afresh
+                    del self._openings[key]
 
     def _indexing(self, opening: _Opening, status: IndexingStatus) -> None:
         with self._openings_lock:
