@@ -9,7 +9,10 @@ cites both gold paragraphs, and those whose report contains the gold answer stri
 run, is single-shot BM25: the top 10 passages of the question on the same index.
 
 Speed: one research on the Factbook, cold (a new process with an empty cache: index build included) and warm
-(the same process, the second and later runs). Prints tables, writes bench/results/offline.json.
+(the same process, the second and later runs). Cold twice over: the `research-nb` command, and a fresh kernel's
+first `%research` after `%load_ext research_nb` (at once, and after a pause as a user typing the question would
+leave; loading the extension starts indexing in the research worker). Prints tables, writes
+bench/results/offline.json.
 """
 
 from __future__ import annotations
@@ -156,6 +159,33 @@ def cold_seconds(repeat: int) -> list[float]:
     return times
 
 
+#: A first `%research` after `%load_ext`, timed in the kernel: from the cell's start to the report.
+_NOTEBOOK_RUN = f"""
+import time
+from research_nb import research
+began = time.perf_counter()
+state = await research({QUESTION!r})
+print(round(time.perf_counter() - began, 3), state.current_stage.value, len(state.report.markdown))
+"""
+
+
+def notebook_cold_seconds(repeat: int, pause: float) -> list[float]:
+    """A fresh kernel with an empty cache each time: `%load_ext research_nb`, `pause` seconds (a user typing the
+    question; 0: the question comes at once), then the first research, timed in the kernel."""
+    sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "tests")]
+    from kernel_session import kernel_session
+
+    times = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as cache, kernel_session(env={"RESEARCH_NB_CACHE_DIR": cache}) as kernel:
+            kernel.run("%load_ext research_nb")
+            time.sleep(pause)
+            seconds, stage, _ = kernel.run(_NOTEBOOK_RUN, timeout=120).stdout.split()
+            assert stage == "completed", stage
+            times.append(float(seconds))
+    return times
+
+
 async def warm_seconds(repeat: int, cache: Path) -> list[float]:
     flow = ResearchWorkflow()
     os.environ["RESEARCH_NB_CACHE_DIR"] = str(cache)
@@ -169,18 +199,37 @@ async def warm_seconds(repeat: int, cache: Path) -> list[float]:
 
 
 async def speed(repeat: int, cache: Path) -> dict[str, object]:
-    cold = cold_seconds(max(3, repeat // 4))
+    runs = max(3, repeat // 4)
+    cold = cold_seconds(runs)
+    at_once = notebook_cold_seconds(runs, pause=0)
+    typed = notebook_cold_seconds(runs, pause=_TYPING_PAUSE)
     warm = await warm_seconds(repeat, cache)
     print(f"\nOne offline research on the Factbook: {QUESTION!r}")
     print_table(
         ["run", "runs", "median s", "p95 s"],
         [
-            ["cold (new process, empty cache, index build)", len(cold), median(cold), p95(cold)],
+            ["cold CLI (new process, empty cache, index build)", len(cold), median(cold), p95(cold)],
+            ["cold notebook: %research right after %load_ext", len(at_once), median(at_once), p95(at_once)],
+            [f"cold notebook: %research {_TYPING_PAUSE:g} s after %load_ext", len(typed), median(typed), p95(typed)],
             ["warm (corpus open in the process)", len(warm), median(warm), p95(warm)],
         ],
     )
     print(f"warm/cold ratio: {median(warm) / median(cold):.3f}")
-    return {"cold_s": cold, "warm_s": warm, "cold_median_s": median(cold), "warm_median_s": median(warm)}
+    return {
+        "cold_s": cold,
+        "notebook_cold_at_once_s": at_once,
+        "notebook_cold_after_typing_s": typed,
+        "typing_pause_s": _TYPING_PAUSE,
+        "warm_s": warm,
+        "cold_median_s": median(cold),
+        "notebook_cold_at_once_median_s": median(at_once),
+        "notebook_cold_after_typing_median_s": median(typed),
+        "warm_median_s": median(warm),
+    }
+
+
+#: Seconds between `%load_ext` and the first `%research` in the "typed" case: a user typing a question.
+_TYPING_PAUSE = 5.0
 
 
 async def main() -> None:

@@ -29,6 +29,20 @@ def test_prints_the_same_cited_report_in_separate_processes(tmp_path: Path) -> N
     assert "research execution" in cold.stderr and other_cache.stderr == ""
 
 
+def test_a_command_researches_in_its_own_process_and_starts_no_worker(tmp_path: Path) -> None:
+    code = (
+        "from research_nb.cli import main\n"
+        "from research_nb.core.workers import workers\n"
+        f"main([{QUESTION!r}, '--quiet'])\n"
+        "print('worker process:', workers.pid)\n"
+    )
+    env = {**os.environ, "RESEARCH_NB_CACHE_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"# {QUESTION}\n") and "| Real GDP per capita |" in result.stdout
+    assert result.stdout.endswith("worker process: None\n")
+
+
 def test_json_output_is_the_final_state(tmp_path: Path) -> None:
     result = cli(QUESTION, "--json", "--quiet", cache=tmp_path)
     state = json.loads(result.stdout)

@@ -43,6 +43,13 @@ class ScriptedEngine:
     async def pid(self, ctx: StageContext) -> int:
         return os.getpid()
 
+    async def warm_up(self) -> None:
+        """What `WorkerPool.prepare` runs: no run, no context."""
+        self.warmed_in = os.getpid()
+
+    async def warmed_in_process(self, ctx: StageContext) -> int | None:
+        return getattr(self, "warmed_in", None)
+
     async def fail(self, ctx: StageContext) -> None:
         raise ValueError("the corpus is upside down")
 

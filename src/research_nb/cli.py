@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from research_nb.core.errors import UserInputError, describe_validation_error
 from research_nb.core.events import ResearchEvent
 from research_nb.core.flags import add_research_flags, check_engine, given_options, in_flag_terms
+from research_nb.core.protocols import Engine
 from research_nb.core.workflow import workflow
 from research_nb.export import EXPORT_FORMATS, export_state, export_text, format_of
 from research_nb.models.api_models import ResearchRequest
@@ -79,11 +80,25 @@ def parse_request(argv: Sequence[str]) -> tuple[ResearchRequest, argparse.Namesp
         raise UserInputError(describe_validation_error(exc)) from None
 
 
+def _in_process_offline_engine() -> Engine:
+    from research_nb.engines.offline import OfflineEngine
+
+    return OfflineEngine(in_worker=False)
+
+
+def _offline_in_process() -> None:
+    """A command runs its offline research in this process (in threads), not in a research worker: it has no
+    kernel to keep responsive, and a worker is a second interpreter importing research-nb again before the work
+    starts (0.5-0.7 s of a cold run; docs/workers.md)."""
+    workflow.engines.register("offline", _in_process_offline_engine)
+
+
 def _research(argv: list[str]) -> int:
     try:
         request, args = parse_request(argv)
     except UserInputError as exc:
         return _usage_error(str(exc))
+    _offline_in_process()
     request_id = new_request_id()
     try:
         state = asyncio.run(_run(request, request_id, sys.stderr if not args.quiet else None))
@@ -243,6 +258,7 @@ def _resume(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if (problem := _export_problem(args)) is not None:
         return _usage_error(problem)
+    _offline_in_process()
     try:
         state = workflow.require_state(args.request_id)
         state = asyncio.run(_drive(state, None if args.quiet else sys.stderr))

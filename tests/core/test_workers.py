@@ -96,6 +96,13 @@ async def test_one_worker_serves_every_call_and_is_not_this_process(pool: Worker
     assert psutil.Process(first).ppid() == os.getpid()
 
 
+async def test_prepare_starts_the_worker_at_once_and_warms_the_engine_later_calls_use(pool: WorkerPool) -> None:
+    pool.prepare(SCRIPTED, "warm_up")
+    started = pool.pid
+    assert started is not None and started != os.getpid()  # before any call
+    assert await pool.call(SCRIPTED, "warmed_in_process", context()) == started
+
+
 async def test_a_stage_error_is_raised_here_with_its_type_and_message(pool: WorkerPool) -> None:
     with pytest.raises(ValueError, match="the corpus is upside down"):
         await pool.call(SCRIPTED, "fail", context())

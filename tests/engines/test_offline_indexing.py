@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,8 @@ from research_nb.core.events import IndexingProgress, ResearchEvent, StageStarte
 from research_nb.core.workflow import ResearchWorkflow
 from research_nb.engines.offline import OfflineEngine
 from research_nb.models.research import ResearchOptions, ResearchStage
+from research_nb.sources import builtin
+from research_nb.sources._segment import LoadedDocument
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -58,3 +63,36 @@ async def test_a_run_over_an_index_already_built_sends_no_indexing_events(tmp_pa
     again = await research(offline_flow(tmp_path / "cache"), options)  # a new engine: the store is on disk
 
     assert not [e for e in again if isinstance(e, IndexingProgress)]
+
+
+async def test_a_run_that_comes_while_the_factbook_is_prepared_shows_that_build_and_waits_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = OfflineEngine(cache_dir=tmp_path / "cache", in_worker=False)
+    flow = ResearchWorkflow()
+    flow.engines.register("offline", lambda: engine)
+    joined = threading.Event()  # set when the run shows the build that was already going on
+    conversions = []
+
+    def slow_load() -> list[LoadedDocument]:
+        conversions.append(threading.current_thread().name)
+        joined.wait(30)  # the prepared build is held here until the run has joined it
+        return builtin.load_factbook()
+
+    monkeypatch.setitem(builtin.BUILTINS, "factbook", replace(builtin.BUILTINS["factbook"], load=slow_load))
+    prepared = asyncio.create_task(engine.prepare())
+
+    def seen(event: ResearchEvent) -> None:
+        if isinstance(event, IndexingProgress):
+            joined.set()
+        events.append(event)
+
+    events: list[ResearchEvent] = []
+    state = await flow.run("Norway", options=ResearchOptions(corpora=["factbook"]), stream_callback=seen)
+    await prepared
+
+    assert state.current_stage is ResearchStage.COMPLETED
+    assert len(conversions) == 1  # one build, the prepared one
+    indexing = [e for e in events if isinstance(e, IndexingProgress)]
+    assert indexing[0].corpus == "the World Factbook" and not indexing[0].finished
+    assert indexing[-1].finished and [e.finished for e in indexing].count(True) == 1

@@ -51,6 +51,12 @@ def test_factbook_text_has_no_markup_and_offsets_index_the_document_text(factboo
             assert document_text[p.location.start : p.location.end] == p.text  # type: ignore[misc]
 
 
+def test_values_without_markup_convert_as_markup_stripping_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = builtin.load_factbook()
+    monkeypatch.setattr(builtin, "_plain", builtin.strip_html_fragment)  # every value through the regexes
+    assert builtin.load_factbook() == fast
+
+
 def test_the_factbook_is_cached_after_first_use(factbook: Corpus, factbook_cache: Path) -> None:
     assert factbook.stats.files_read == ("builtin:factbook",)
 

@@ -112,6 +112,14 @@ class Cancel:
 
 
 @dataclass(frozen=True)
+class Prepare:
+    """Build the engine from its `Recipe` and run `engine.method()` now, ahead of any run (nothing is sent back)."""
+
+    recipe: Recipe
+    method: str
+
+
+@dataclass(frozen=True)
 class Stop:
     """Exit now (what the worker also does when its pipe closes)."""
 
@@ -190,7 +198,7 @@ class _Process:
     outbox: queue.SimpleQueue[bytes | None] = field(default_factory=queue.SimpleQueue)
     alive: bool = True
 
-    def send(self, message: Call | Cancel | Stop) -> None:
+    def send(self, message: Call | Cancel | Prepare | Stop) -> None:
         """Pickled here (a snapshot of the state as it is now), written by the writer thread: the loop never
         waits for the pipe, which is full whenever the worker is busy reading an earlier message."""
         self.outbox.put(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
@@ -250,6 +258,11 @@ class WorkerPool:
         finally:
             with worker.lock:
                 worker.jobs.pop(job_id, None)
+
+    def prepare(self, recipe: Recipe, method: str) -> None:
+        """Start the worker now (if none runs) and have it run `engine.method()` for the engine of `recipe`: work
+        done before the first run needs it (opening a corpus). Returns at once; what it does is not reported."""
+        self._worker().send(Prepare(recipe, method))
 
     def shutdown(self, timeout: float = _STOP_WAIT) -> None:
         """Stop the worker (it exits when its pipe closes; killed after `timeout` s) and wait for it. Idempotent;
@@ -416,6 +429,7 @@ class _Server:
         self._send_lock = threading.Lock()
         self._engines: dict[Recipe, Any] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._prepared: set[asyncio.Task[None]] = set()
 
     def send(self, message: _FromWorker) -> None:
         """From the loop or from a stage's blocking thread (progress of a corpus being indexed)."""
@@ -433,19 +447,34 @@ class _Server:
                 os._exit(0)  # no stage keeps anything worth finishing: the index cache is written atomically
             self._loop.call_soon_threadsafe(self._handle, message)
 
-    def _handle(self, message: Call | Cancel) -> None:
+    def _handle(self, message: Call | Cancel | Prepare) -> None:
         if isinstance(message, Cancel):
             task = self._tasks.get(message.job)
             if task is not None:
                 task.cancel()
             return
+        if isinstance(message, Prepare):
+            task = self._loop.create_task(self._prepare(message))
+            self._prepared.add(task)  # a strong reference while it runs
+            task.add_done_callback(self._prepared.discard)
+            return
         self._tasks[message.job] = self._loop.create_task(self._run(message))
+
+    def _engine(self, recipe: Recipe) -> Any:
+        engine = self._engines.get(recipe)
+        if engine is None:
+            engine = self._engines[recipe] = recipe.factory(*recipe.args)
+        return engine
+
+    async def _prepare(self, prepare: Prepare) -> None:
+        try:
+            await getattr(self._engine(prepare.recipe), prepare.method)()
+        except Exception:  # a run that needs what failed here meets the failure itself, and reports it
+            logger.exception("preparing %s failed", prepare.method)
 
     async def _run(self, call: Call) -> None:
         try:
-            engine = self._engines.get(call.recipe)
-            if engine is None:
-                engine = self._engines[call.recipe] = call.recipe.factory(*call.recipe.args)
+            engine = self._engine(call.recipe)
             ctx = _WorkerContext(self, call.job, call.state, call.api_keys)
             result = await getattr(engine, call.method)(ctx)
             self.send(Returned(call.job, result, {name: getattr(call.state, name) for name in STAGE_FIELDS}))

@@ -7,7 +7,7 @@ fetches exactly the passages that decide a planned question, `composed_answer` c
 
 from research_nb.core.protocols import StageContext
 from research_nb.engines._report import AnswerBlock
-from research_nb.engines.offline._engine import OfflineEngine, _brief, question_of
+from research_nb.engines.offline._engine import OfflineEngine, _brief, prebuild, question_of
 from research_nb.engines.offline._knowledge import Knowledge
 from research_nb.engines.offline._structured import STRUCTURED, answer_of, lookup
 from research_nb.models.research import QuestionPlan, ResearchBrief, ResearchState
@@ -20,6 +20,7 @@ __all__ = [
     "is_structured",
     "knowledge_of",
     "plan_brief",
+    "prebuild",
     "question_of",
     "retrieve",
 ]

@@ -18,7 +18,8 @@ breaks ties on ids.
 Where it runs: each stage runs in the research worker process (`research_nb.core.workers`), which keeps the
 corpora open between runs, unless the run's inputs are small enough that a process costs more than it saves
 (only the user's own files, under `IN_PROCESS_BELOW_BYTES` in all): those run here, in threads. docs/workers.md
-has the measurement behind the threshold.
+has the measurement behind the threshold. `prebuild()` has the worker open the default corpus ahead of any run
+(a notebook does it when it loads the extension); a run that asks for inputs being opened waits for that open.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -110,6 +113,8 @@ class OfflineEngine:
         self._knowledge: dict[int, tuple[Corpus, Knowledge]] = {}
         self._placements: OrderedDict[tuple[tuple[str, ...], tuple[str, ...]], bool] = OrderedDict()
         self._checked_builtins: set[tuple[str, ...]] = set()  # installed packages do not go away mid-process
+        self._openings: dict[tuple[tuple[str, ...], tuple[str, ...]], _Opening] = {}
+        self._openings_lock = threading.Lock()
 
     def check_options(self, options: ResearchOptions) -> None:
         builtins = _builtins(options)
@@ -255,32 +260,54 @@ class OfflineEngine:
                 self._placements.popitem(last=False)
         return placed
 
+    async def prepare(self) -> None:
+        """Open the default corpus (the Factbook) and read what is known of it, before any run asks: the worker
+        does this when a notebook loads the extension, so that its first `%research` finds it open."""
+        await asyncio.to_thread(self._opened, (), DEFAULT_CORPORA, _OpenListener())
+
     async def _open(self, ctx: StageContext) -> tuple[Corpus, Knowledge]:
         """The run's corpus (opened in a thread: indexing must not block the loop) and what is known of it."""
         options = ctx.options
-        corpus = await ctx.run_blocking(self._open_corpus, options.sources, _builtins(options), ctx)
-        cached = self._knowledge.get(id(corpus))
-        if cached is None or cached[0] is not corpus:
-            knowledge = await ctx.run_blocking(Knowledge.of, corpus)
-            cached = self._knowledge[id(corpus)] = (corpus, knowledge)
-            while len(self._knowledge) > _CACHED_CORPORA:
-                self._knowledge.pop(next(iter(self._knowledge)))
-        return cached
+        return await ctx.run_blocking(self._opened, options.sources, _builtins(options), _OpenListener(ctx))
 
-    def _open_corpus(self, sources: Sequence[str], builtins: tuple[str, ...], ctx: StageContext) -> Corpus:
-        def indexing(status: IndexingStatus) -> None:  # a corpus being read and indexed: shown as it goes
-            # the last one, with `finished`, is never dropped from a full queue (the widget ends the step on it)
-            fields = dataclasses.asdict(status)
-            ctx.emit(IndexingProgress(request_id=ctx.request_id, routine=not status.finished, **fields))
+    def _opened(self, sources: Sequence[str], builtins: tuple[str, ...], listener: _OpenListener) -> _Opened:
+        """One build per set of inputs at a time: a run that asks while another run (or `prepare`) is opening
+        the same inputs waits for that build, seeing its indexing progress, instead of doing it again."""
+        key = (tuple(sources), builtins)
+        with self._openings_lock:
+            opening = self._openings.setdefault(key, _Opening())
+            opening.listeners.append(listener)
+            if opening.last is not None:
+                listener.indexing(opening.last)  # joined mid-build: the step shows where it is
+        try:
+            with opening.lock:
+                corpus = Corpus.open(
+                    sources,
+                    builtins=builtins,
+                    cache_dir=self._cache_dir,
+                    on_progress=listener.log,
+                    on_warning=listener.warn,
+                    on_indexing=functools.partial(self._indexing, opening),
+                )
+                cached = self._knowledge.get(id(corpus))
+                if cached is None or cached[0] is not corpus:
+                    cached = (corpus, Knowledge.of(corpus))
+                    with self._openings_lock:  # other inputs' opens update it from their threads
+                        self._knowledge[id(corpus)] = cached
+                        while len(self._knowledge) > _CACHED_CORPORA:
+                            self._knowledge.pop(next(iter(self._knowledge)))
+                return cached
+        finally:
+            with self._openings_lock:
+                opening.listeners.remove(listener)
+                if not opening.listeners:  # nobody builds or waits: the next open starts afresh
+                    del self._openings[key]
 
-        return Corpus.open(
-            sources,
-            builtins=builtins,
-            cache_dir=self._cache_dir,
-            on_progress=ctx.log,
-            on_warning=ctx.warn,
-            on_indexing=indexing,
-        )
+    def _indexing(self, opening: _Opening, status: IndexingStatus) -> None:
+        with self._openings_lock:
+            opening.last = None if status.finished else status
+            for listener in opening.listeners:
+                listener.indexing(status)
 
     @staticmethod
     def _record(ctx: StageContext, corpus: Corpus, hits: list[Passage], sq: SubQuestion) -> None:
@@ -335,6 +362,48 @@ class OfflineEngine:
             fields = [p for p in corpus.passages_of(document_id) if p.title == section and field_value(p)]
             if fields:
                 ctx.add_passages(fields[:_SECTION_FIELDS], sq.id, [s for s in [corpus.source(document_id)] if s])
+
+
+_Opened = tuple[Corpus, Knowledge]
+
+
+@dataclass
+class _Opening:
+    """One set of inputs of this engine: the lock its builds take turns on, the runs waiting on it, and the last
+    indexing progress of the build going on (None when none is)."""
+
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    listeners: list[_OpenListener] = dataclasses.field(default_factory=list)
+    last: IndexingStatus | None = None
+
+
+@dataclass(frozen=True, eq=False)  # each is one run's: `remove` finds it by identity
+class _OpenListener:
+    """Where an open reports: a run's context (log lines, warnings, indexing progress), or nowhere (`prepare`)."""
+
+    ctx: StageContext | None = None
+
+    def log(self, message: str) -> None:
+        if self.ctx is not None:
+            self.ctx.log(message)
+
+    def warn(self, message: str) -> None:
+        if self.ctx is not None:
+            self.ctx.warn(message)
+
+    def indexing(self, status: IndexingStatus) -> None:  # a corpus being read and indexed: shown as it goes
+        if self.ctx is not None:
+            # the last one, with `finished`, is never dropped from a full queue (the widget ends the step on it)
+            fields = dataclasses.asdict(status)
+            self.ctx.emit(IndexingProgress(request_id=self.ctx.request_id, routine=not status.finished, **fields))
+
+
+def prebuild() -> None:
+    """Have the research worker open the default corpus now (`OfflineEngine.prepare`), for the engine that runs
+    without a cache folder of its own (the one `%research` uses); nothing when workers are off (it would be CPU
+    work in this process)."""
+    if workers.enabled:
+        workers.prepare(Recipe(_worker_engine, (None,)), "prepare")
 
 
 def _worker_engine(cache_dir: Path | None) -> OfflineEngine:
