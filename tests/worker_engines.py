@@ -40,6 +40,12 @@ class ScriptedEngine:
         ctx.log("last line")
         return "researched"
 
+    async def revise(self, ctx: StageContext) -> str:
+        """Change a passage the state already held (not through `add_passages`) and fill in the brief."""
+        ctx.state.passages[0].score = 2.5
+        ctx.state.brief = ResearchBrief(objective="tides", sub_questions=[SubQuestion(id="sq1", question="tides")])
+        return "revised"
+
     async def pid(self, ctx: StageContext) -> int:
         return os.getpid()
 

@@ -27,7 +27,8 @@ The protocol (pickled dataclasses over the pipe; one reader thread on each side)
   `Cancel` (cancel that stage's task; its blocking threads stop at their next `check_stop()`) and `Stop`.
 - worker -> parent, in the order they happen: `Emitted` (an event: log line, source found, progress, indexing),
   `Recorded` (passages the stage added, so a run cancelled mid-stage keeps them for its partial report), then
-  `Returned` (the stage's result and the state fields it filled in) or `Raised` (its exception).
+  `Returned` (the stage's result and the state fields it changed: a delta, not the state, since the awaiting
+  process already holds the rest, and the passages `Recorded` carried) or `Raised` (its exception).
 The parent applies each message on the event loop of the run that awaits it, so events reach the run's bus in
 order, and the state is written only from that loop.
 
@@ -385,6 +386,14 @@ class _WorkerContext(StageContext):
         super().__init__(state, _ForwardingBus(server, job), api_keys)
         self._server, self._job = server, job
         self._held: list[ResearchEvent] | None = None
+        # Each stage field as the awaiting process has it now (pickled): `changed_fields` sends back only what
+        # differs, not the whole state (unpickling a run's passages took the kernel about a millisecond a stage).
+        self._synced = {name: _fingerprint(getattr(state, name)) for name in STAGE_FIELDS}
+
+    def changed_fields(self) -> dict[str, Any]:
+        """The stage fields that differ from what the awaiting process holds: those it must adopt."""
+        fields = {name: getattr(self.state, name) for name in STAGE_FIELDS}
+        return {name: value for name, value in fields.items() if _fingerprint(value) != self._synced[name]}
 
     def emit(self, event: ResearchEvent) -> None:
         if self._held is not None:
@@ -402,6 +411,9 @@ class _WorkerContext(StageContext):
         finally:
             held, self._held = self._held, None
         self._server.send(Recorded(self._job, passages, sub_question_id, sources))
+        # The awaiting process applies `Recorded` as `add_passages` did here: both fields are in step again.
+        for name in ("passages", "sources"):
+            self._synced[name] = _fingerprint(getattr(self.state, name))
         for event in held:
             super().emit(event)
         return new
@@ -448,13 +460,18 @@ class _Server:
                 engine = self._engines[call.recipe] = call.recipe.factory(*call.recipe.args)
             ctx = _WorkerContext(self, call.job, call.state, call.api_keys)
             result = await getattr(engine, call.method)(ctx)
-            self.send(Returned(call.job, result, {name: getattr(call.state, name) for name in STAGE_FIELDS}))
+            self.send(Returned(call.job, result, ctx.changed_fields()))
         except asyncio.CancelledError:
             pass  # the awaiting side has moved on; it expects no answer
         except Exception as exc:
             self.send(Raised(call.job, _picklable(exc)))
         finally:
             self._tasks.pop(call.job, None)
+
+
+def _fingerprint(value: object) -> bytes:
+    """A field's content as bytes: equal bytes, equal content (a false difference only costs a field resent)."""
+    return pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
 
 
 def _picklable(exc: Exception) -> BaseException:
