@@ -46,6 +46,17 @@ class ScriptedEngine:
         ctx.state.brief = ResearchBrief(objective="tides", sub_questions=[SubQuestion(id="sq1", question="tides")])
         return "revised"
 
+    async def chatter(self, ctx: StageContext) -> str:
+        """Bursts of log lines, from this loop and from a blocking thread, around a source found."""
+        for n in range(300):
+            ctx.log(f"line {n}")
+        await asyncio.to_thread(lambda: [ctx.log(f"line {n}") for n in range(300, 600)])
+        passage = Passage(id="d9#0", document_id="d9", title="Document 9", text="Tide fact 9.")
+        ctx.add_passages([passage], "sq1")
+        for n in range(600, 900):
+            ctx.log(f"line {n}")
+        return "chattered"
+
     async def pid(self, ctx: StageContext) -> int:
         return os.getpid()
 

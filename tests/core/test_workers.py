@@ -105,6 +105,19 @@ async def test_the_fields_a_stage_changed_come_back_and_the_others_stay_as_they_
     assert [s.title for s in ctx.state.sources] == ["Document 0", "Document 1", "Document 2"]
 
 
+async def test_bursts_of_events_arrive_whole_in_order_before_the_result(pool: WorkerPool) -> None:
+    ctx = context()
+    bus: ResearchEventBus = ctx._bus  # type: ignore[assignment]
+    assert await pool.call(SCRIPTED, "chatter", ctx) == "chattered"
+    events = bus.history(ctx.request_id)
+    lines = [e.message for e in events if isinstance(e, LogMessage)]
+    assert lines == [f"line {n}" for n in range(900)]
+    found = next(i for i, e in enumerate(events) if isinstance(e, SourceFound))
+    assert [type(e).__name__ for e in events[found - 1 : found + 2]] == ["LogMessage", "SourceFound", "LogMessage"]
+    assert events[found - 1].message == "line 599"  # type: ignore[union-attr]
+    assert [p.id for p in ctx.state.passages] == ["d9#0"]
+
+
 async def test_one_worker_serves_every_call_and_is_not_this_process(pool: WorkerPool) -> None:
     first = await pool.call(SCRIPTED, "pid", context())
     second = await pool.call(SCRIPTED, "pid", context())

@@ -22,7 +22,8 @@ nothing of the parent runs in the child before ``exec``), spoken to over a socke
   corpus opened for one run stays open for the next: warm runs stay warm, and on two cores one worker plus the
   awaiting process use the machine without fighting over it.
 
-The protocol (pickled dataclasses over the pipe; one reader thread on each side):
+The protocol (pickled dataclasses over the pipe, the worker's sent in lists, one per turn of its loop; one reader
+thread on each side):
 - parent -> worker: `Call` (build the engine from its `Recipe` once, run one stage on a copy of the state),
   `Cancel` (cancel that stage's task; its blocking threads stop at their next `check_stop()`) and `Stop`.
 - worker -> parent, in the order they happen: `Emitted` (an event: log line, source found, progress, indexing),
@@ -303,9 +304,9 @@ class WorkerPool:
         wake-up of the loop for a burst of events, not one per event)."""
         while True:
             try:
-                batch: list[_FromWorker] = [worker.conn.recv()]
+                batch: list[_FromWorker] = worker.conn.recv()
                 while len(batch) < _BATCH and worker.conn.poll():
-                    batch.append(worker.conn.recv())
+                    batch.extend(worker.conn.recv())
             except (EOFError, OSError):
                 break
             per_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, _FromWorker]]] = {}
@@ -426,13 +427,24 @@ class _Server:
         self._conn = conn
         self._loop = loop
         self._send_lock = threading.Lock()
+        self._outgoing: list[_FromWorker] = []
         self._engines: dict[Recipe, Any] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
 
     def send(self, message: _FromWorker) -> None:
-        """From the loop or from a stage's blocking thread (progress of a corpus being indexed)."""
+        """From the loop or from a stage's blocking thread (progress of a corpus being indexed). Messages go out
+        in batches, one pipe message (a list) per turn of this loop: the awaiting process then wakes its reader
+        thread, and takes its interpreter lock, once for a stage's burst of events rather than once per event."""
         with self._send_lock:
-            self._conn.send(message)
+            self._outgoing.append(message)
+            if len(self._outgoing) > 1:
+                return  # a flush is scheduled already and will take this one too, in order
+        self._loop.call_soon_threadsafe(self._flush)
+
+    def _flush(self) -> None:
+        with self._send_lock:
+            batch, self._outgoing = self._outgoing, []
+            self._conn.send(batch)
 
     def read(self) -> None:
         """The reader thread: hand each message to the loop; exit the process when the pipe closes."""
