@@ -303,8 +303,7 @@ class ResearchWorkflow:
                     self.events.emit(RunPaused(request_id=rid, stage=stage))
                     return state
                 state.finish_stage(stage)
-                if stage is not PIPELINE[-1]:  # the last stage is saved with the completion, just below
-                    await self._checkpoint_off_loop(state)
+                await self._checkpoint_off_loop(state)
                 self.events.emit(StageFinished(request_id=rid, stage=stage, summary=summary))
             state.complete()
             await self._checkpoint_off_loop(state)  # a Cancel landing here cancels the run, report and all
