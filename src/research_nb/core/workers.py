@@ -79,7 +79,7 @@ WORKERS_ENV = "RESEARCH_NB_WORKERS"
 #: The worker's scheduling niceness: on a machine whose cores are all busy, the kernel (typing, widgets, Cancel)
 #: gets the CPU before background research does. Research slows only while something else wants the cores.
 WORKER_NICENESS = 10
-_BATCH = 256  # messages handed to a loop in one callback at most
+_BATCH = 256  # messages handed to a loop in one callback (about: a batch from the worker is not split)
 _STOP_WAIT = 1.0  # seconds a worker gets to exit by itself at shutdown before it is killed
 
 
