@@ -57,6 +57,10 @@ class ScriptedEngine:
             ctx.log(f"line {n}")
         return "chattered"
 
+    async def unpicklable(self, ctx: StageContext) -> object:
+        ctx.log("about to return what cannot be pickled")
+        return lambda: None
+
     async def pid(self, ctx: StageContext) -> int:
         return os.getpid()
 

@@ -132,6 +132,17 @@ async def test_a_stage_error_is_raised_here_with_its_type_and_message(pool: Work
     assert await pool.call(SCRIPTED, "pid", context()) == pool.pid  # the worker lives on
 
 
+async def test_a_result_that_cannot_be_pickled_fails_its_stage_and_its_events_still_arrive(pool: WorkerPool) -> None:
+    ctx = context()
+    with pytest.raises(Exception, match="pickle") as raised:
+        await asyncio.wait_for(pool.call(SCRIPTED, "unpicklable", ctx), 20)  # an answer lost would hang the run
+    assert not isinstance(raised.value, WorkerDiedError)
+    assert [e.message for e in ctx._bus.history(ctx.request_id)] == [  # type: ignore[attr-defined]
+        "about to return what cannot be pickled"
+    ]
+    assert await pool.call(SCRIPTED, "pid", context()) == pool.pid  # the worker goes on serving
+
+
 async def test_cancelling_the_awaiting_task_cancels_the_stage_in_the_worker(pool: WorkerPool, tmp_path: Path) -> None:
     marker = tmp_path / "cancelled"
     ctx = context(marker=str(marker))

@@ -444,7 +444,14 @@ class _Server:
     def _flush(self) -> None:
         with self._send_lock:
             batch, self._outgoing = self._outgoing, []
-            self._conn.send(batch)
+            try:
+                self._conn.send(batch)  # pickled whole before anything is written
+            except OSError:
+                raise
+            except Exception:
+                # A message that cannot be pickled (a stage's result, say) fails its stage, as it did when each
+                # message was sent alone; the rest of the batch still goes out, in order.
+                self._conn.send([_sendable(message) for message in batch])
 
     def read(self) -> None:
         """The reader thread: hand each message to the loop; exit the process when the pipe closes."""
@@ -479,6 +486,15 @@ class _Server:
             self.send(Raised(call.job, _picklable(exc)))
         finally:
             self._tasks.pop(call.job, None)
+
+
+def _sendable(message: _FromWorker) -> _FromWorker:
+    """The message, or its stage's failure when it cannot be pickled."""
+    try:
+        pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        return Raised(message.job, _picklable(exc))
+    return message
 
 
 def _fingerprint(value: object) -> bytes:
