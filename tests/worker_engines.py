@@ -40,6 +40,27 @@ class ScriptedEngine:
         ctx.log("last line")
         return "researched"
 
+    async def revise(self, ctx: StageContext) -> str:
+        """Change a passage the state already held (not through `add_passages`) and fill in the brief."""
+        ctx.state.passages[0].score = 2.5
+        ctx.state.brief = ResearchBrief(objective="tides", sub_questions=[SubQuestion(id="sq1", question="tides")])
+        return "revised"
+
+    async def chatter(self, ctx: StageContext) -> str:
+        """Bursts of log lines, from this loop and from a blocking thread, around a source found."""
+        for n in range(300):
+            ctx.log(f"line {n}")
+        await asyncio.to_thread(lambda: [ctx.log(f"line {n}") for n in range(300, 600)])
+        passage = Passage(id="d9#0", document_id="d9", title="Document 9", text="Tide fact 9.")
+        ctx.add_passages([passage], "sq1")
+        for n in range(600, 900):
+            ctx.log(f"line {n}")
+        return "chattered"
+
+    async def unpicklable(self, ctx: StageContext) -> object:
+        ctx.log("about to return what cannot be pickled")
+        return lambda: None
+
     async def pid(self, ctx: StageContext) -> int:
         return os.getpid()
 

@@ -19,7 +19,7 @@ import pytest
 from research_nb.core.events import LogMessage, ResearchEventBus, SourceFound, SubQuestionProgress, WarningRaised
 from research_nb.core.protocols import StageContext
 from research_nb.core.workers import Recipe, WorkerDiedError, WorkerPool
-from research_nb.models.research import ResearchState
+from research_nb.models.research import Passage, ResearchState
 from worker_engines import ScriptedEngine
 
 SCRIPTED = Recipe(ScriptedEngine)
@@ -88,6 +88,36 @@ async def test_events_arrive_in_order_and_the_state_comes_back(pool: WorkerPool)
     assert isinstance(events[1], SubQuestionProgress) and isinstance(events[5], WarningRaised)
 
 
+async def test_the_fields_a_stage_changed_come_back_and_the_others_stay_as_they_were(pool: WorkerPool) -> None:
+    ctx = context()
+    ctx.add_passages([Passage(id="d0#0", document_id="d0", title="Document 0", text="Tide fact 0.")], "sq1")
+    sources = ctx.state.sources
+    assert await pool.call(SCRIPTED, "revise", ctx) == "revised"
+    assert ctx.state.passages[0].score == 2.5  # changed in place in the worker: sent back all the same
+    assert ctx.state.brief is not None and [sq.id for sq in ctx.state.brief.sub_questions] == ["sq1"]
+    assert ctx.state.sources is sources  # unchanged there: not sent back, this process's own list kept
+    assert await pool.call(SCRIPTED, "research", ctx) == "researched"  # its passages arrive by `Recorded` only
+    assert [(p.id, p.sub_question_ids) for p in ctx.state.passages] == [
+        ("d0#0", ["sq1"]),
+        ("d1#0", ["sq1"]),
+        ("d2#0", ["sq1"]),
+    ]
+    assert [s.title for s in ctx.state.sources] == ["Document 0", "Document 1", "Document 2"]
+
+
+async def test_bursts_of_events_arrive_whole_in_order_before_the_result(pool: WorkerPool) -> None:
+    ctx = context()
+    bus: ResearchEventBus = ctx._bus  # type: ignore[assignment]
+    assert await pool.call(SCRIPTED, "chatter", ctx) == "chattered"
+    events = bus.history(ctx.request_id)
+    lines = [e.message for e in events if isinstance(e, LogMessage)]
+    assert lines == [f"line {n}" for n in range(900)]
+    found = next(i for i, e in enumerate(events) if isinstance(e, SourceFound))
+    assert [type(e).__name__ for e in events[found - 1 : found + 2]] == ["LogMessage", "SourceFound", "LogMessage"]
+    assert events[found - 1].message == "line 599"  # type: ignore[union-attr]
+    assert [p.id for p in ctx.state.passages] == ["d9#0"]
+
+
 async def test_one_worker_serves_every_call_and_is_not_this_process(pool: WorkerPool) -> None:
     first = await pool.call(SCRIPTED, "pid", context())
     second = await pool.call(SCRIPTED, "pid", context())
@@ -107,6 +137,17 @@ async def test_a_stage_error_is_raised_here_with_its_type_and_message(pool: Work
     with pytest.raises(ValueError, match="the corpus is upside down"):
         await pool.call(SCRIPTED, "fail", context())
     assert await pool.call(SCRIPTED, "pid", context()) == pool.pid  # the worker lives on
+
+
+async def test_a_result_that_cannot_be_pickled_fails_its_stage_and_its_events_still_arrive(pool: WorkerPool) -> None:
+    ctx = context()
+    with pytest.raises(Exception, match="pickle") as raised:
+        await asyncio.wait_for(pool.call(SCRIPTED, "unpicklable", ctx), 20)  # an answer lost would hang the run
+    assert not isinstance(raised.value, WorkerDiedError)
+    assert [e.message for e in ctx._bus.history(ctx.request_id)] == [  # type: ignore[attr-defined]
+        "about to return what cannot be pickled"
+    ]
+    assert await pool.call(SCRIPTED, "pid", context()) == pool.pid  # the worker goes on serving
 
 
 async def test_cancelling_the_awaiting_task_cancels_the_stage_in_the_worker(pool: WorkerPool, tmp_path: Path) -> None:
@@ -155,7 +196,7 @@ PARENT = textwrap.dedent(
     from research_nb.core.protocols import StageContext
     from research_nb.core.events import ResearchEventBus
     from research_nb.core.workers import Recipe, workers
-    from research_nb.models.research import ResearchState
+    from research_nb.models.research import Passage, ResearchState
     from worker_engines import ScriptedEngine
 
     async def main():

@@ -22,12 +22,14 @@ nothing of the parent runs in the child before ``exec``), spoken to over a socke
   corpus opened for one run stays open for the next: warm runs stay warm, and on two cores one worker plus the
   awaiting process use the machine without fighting over it.
 
-The protocol (pickled dataclasses over the pipe; one reader thread on each side):
+The protocol (pickled dataclasses over the pipe, the worker's sent in lists, one per turn of its loop; one reader
+thread on each side):
 - parent -> worker: `Call` (build the engine from its `Recipe` once, run one stage on a copy of the state),
   `Cancel` (cancel that stage's task; its blocking threads stop at their next `check_stop()`) and `Stop`.
 - worker -> parent, in the order they happen: `Emitted` (an event: log line, source found, progress, indexing),
   `Recorded` (passages the stage added, so a run cancelled mid-stage keeps them for its partial report), then
-  `Returned` (the stage's result and the state fields it filled in) or `Raised` (its exception).
+  `Returned` (the stage's result and the state fields it changed: a delta, not the state, since the awaiting
+  process already holds the rest, and the passages `Recorded` carried) or `Raised` (its exception).
 The parent applies each message on the event loop of the run that awaits it, so events reach the run's bus in
 order, and the state is written only from that loop.
 
@@ -77,7 +79,7 @@ WORKERS_ENV = "RESEARCH_NB_WORKERS"
 #: The worker's scheduling niceness: on a machine whose cores are all busy, the kernel (typing, widgets, Cancel)
 #: gets the CPU before background research does. Research slows only while something else wants the cores.
 WORKER_NICENESS = 10
-_BATCH = 256  # messages handed to a loop in one callback at most
+_BATCH = 256  # messages handed to a loop in one callback (about: a batch from the worker is not split)
 _STOP_WAIT = 1.0  # seconds a worker gets to exit by itself at shutdown before it is killed
 
 
@@ -315,9 +317,9 @@ class WorkerPool:
         wake-up of the loop for a burst of events, not one per event)."""
         while True:
             try:
-                batch: list[_FromWorker] = [worker.conn.recv()]
+                batch: list[_FromWorker] = worker.conn.recv()
                 while len(batch) < _BATCH and worker.conn.poll():
-                    batch.append(worker.conn.recv())
+                    batch.extend(worker.conn.recv())
             except (EOFError, OSError):
                 break
             per_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, _FromWorker]]] = {}
@@ -398,6 +400,14 @@ class _WorkerContext(StageContext):
         super().__init__(state, _ForwardingBus(server, job), api_keys)
         self._server, self._job = server, job
         self._held: list[ResearchEvent] | None = None
+        # Each stage field as the awaiting process has it now (pickled): `changed_fields` sends back only what
+        # differs, not the whole state (unpickling a run's passages took the kernel about a millisecond a stage).
+        self._synced = {name: _fingerprint(getattr(state, name)) for name in STAGE_FIELDS}
+
+    def changed_fields(self) -> dict[str, Any]:
+        """The stage fields that differ from what the awaiting process holds: those it must adopt."""
+        fields = {name: getattr(self.state, name) for name in STAGE_FIELDS}
+        return {name: value for name, value in fields.items() if _fingerprint(value) != self._synced[name]}
 
     def emit(self, event: ResearchEvent) -> None:
         if self._held is not None:
@@ -415,6 +425,9 @@ class _WorkerContext(StageContext):
         finally:
             held, self._held = self._held, None
         self._server.send(Recorded(self._job, passages, sub_question_id, sources))
+        # The awaiting process applies `Recorded` as `add_passages` did here: both fields are in step again.
+        for name in ("passages", "sources"):
+            self._synced[name] = _fingerprint(getattr(self.state, name))
         for event in held:
             super().emit(event)
         return new
@@ -427,14 +440,32 @@ class _Server:
         self._conn = conn
         self._loop = loop
         self._send_lock = threading.Lock()
+        self._outgoing: list[_FromWorker] = []
         self._engines: dict[Recipe, Any] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._prepared: set[asyncio.Task[None]] = set()
 
     def send(self, message: _FromWorker) -> None:
-        """From the loop or from a stage's blocking thread (progress of a corpus being indexed)."""
+        """From the loop or from a stage's blocking thread (progress of a corpus being indexed). Messages go out
+        in batches, one pipe message (a list) per turn of this loop: the awaiting process then wakes its reader
+        thread, and takes its interpreter lock, once for a stage's burst of events rather than once per event."""
         with self._send_lock:
-            self._conn.send(message)
+            self._outgoing.append(message)
+            if len(self._outgoing) > 1:
+                return  # a flush is scheduled already and will take this one too, in order
+        self._loop.call_soon_threadsafe(self._flush)
+
+    def _flush(self) -> None:
+        with self._send_lock:
+            batch, self._outgoing = self._outgoing, []
+            try:
+                self._conn.send(batch)  # pickled whole before anything is written
+            except OSError:
+                raise
+            except Exception:
+                # A message that cannot be pickled (a stage's result, say) fails its stage, as it did when each
+                # message was sent alone; the rest of the batch still goes out, in order.
+                self._conn.send([_sendable(message) for message in batch])
 
     def read(self) -> None:
         """The reader thread: hand each message to the loop; exit the process when the pipe closes."""
@@ -477,13 +508,27 @@ class _Server:
             engine = self._engine(call.recipe)
             ctx = _WorkerContext(self, call.job, call.state, call.api_keys)
             result = await getattr(engine, call.method)(ctx)
-            self.send(Returned(call.job, result, {name: getattr(call.state, name) for name in STAGE_FIELDS}))
+            self.send(Returned(call.job, result, ctx.changed_fields()))
         except asyncio.CancelledError:
             pass  # the awaiting side has moved on; it expects no answer
         except Exception as exc:
             self.send(Raised(call.job, _picklable(exc)))
         finally:
             self._tasks.pop(call.job, None)
+
+
+def _sendable(message: _FromWorker) -> _FromWorker:
+    """The message, or its stage's failure when it cannot be pickled."""
+    try:
+        pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        return Raised(message.job, _picklable(exc))
+    return message
+
+
+def _fingerprint(value: object) -> bytes:
+    """A field's content as bytes: equal bytes, equal content (a false difference only costs a field resent)."""
+    return pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
 
 
 def _picklable(exc: Exception) -> BaseException:
