@@ -10,6 +10,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "bench" / "results"
+#: The Factbook questions the kernel benchmarks research back to back (bench/kernel.py, bench/kernel_cpu.py).
+FACTBOOK_QUESTIONS = [
+    "How do the economies of Norway and Sweden differ?",
+    "What is the population of Japan?",
+    "How do the economies of Denmark and Finland differ?",
+    "Compare the climate of Chile and Peru",
+    "How does the economy of Germany compare with that of France?",
+]
 
 
 def require(path: Path) -> Path:

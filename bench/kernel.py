@@ -49,17 +49,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests" / "notebook"), str(ROOT / "tests")]
 
+from _common import FACTBOOK_QUESTIONS as QUESTIONS  # noqa: E402
 from _common import median, p95, print_table, write_results  # noqa: E402
 from _corpus_folder import write_folder  # noqa: E402
 from kernel_session import KernelSession, kernel_session  # noqa: E402
-
-QUESTIONS = [
-    "How do the economies of Norway and Sweden differ?",
-    "What is the population of Japan?",
-    "How do the economies of Denmark and Finland differ?",
-    "Compare the climate of Chile and Peru",
-    "How does the economy of Germany compare with that of France?",
-]
 
 # A simulated I/O-bound engine: every search is an `await` of `step` seconds (an LLM or web API call), after
 # which it records a source and `chatter` log lines. Runs go on for `steps` searches per sub-question.

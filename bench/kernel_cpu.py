@@ -27,15 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import FACTBOOK_QUESTIONS as QUESTIONS
 from _common import print_table, write_results
-
-QUESTIONS = [
-    "How do the economies of Norway and Sweden differ?",
-    "What is the population of Japan?",
-    "How do the economies of Denmark and Finland differ?",
-    "Compare the climate of Chile and Peru",
-    "How does the economy of Germany compare with that of France?",
-]
 
 
 def thread_cpu() -> dict[int, float]:
