@@ -158,14 +158,19 @@ def records_of(document_id: str, title: str, passage_id: str, heading: str | Non
 def in_group(value: str, group: str) -> bool:
     """Whether a document whose group record says `value` belongs to `group`: the group itself, or a wider group
     that ends a part of its name ("East and Southeast Asia" and "South Asia" are in "Asia")."""
-    return value == group or any(len(p.split()) > 1 and p.split()[-1] == group for p in value.split(" and "))
+    return value == group or group in _wider(value)
+
+
+def _wider(group: str) -> set[str]:
+    """The wider groups a group's name implies: the last word of each of its parts of several words."""
+    return {part.split()[-1] for part in group.split(" and ") if len(part.split()) > 1}
 
 
 def _unions(groups: dict[str, list[str]]) -> dict[str, list[str]]:
     """The wider groups the groups' own names imply: "Asia" is every group whose name ends a part in it ("Central
     Asia", "South Asia", "East and Southeast Asia"); a question about "Asian countries" ranges over all of them."""
-    words = {p.split()[-1] for g in groups for p in g.split(" and ") if len(p.split()) > 1}
-    unions = {w: [g for g in groups if in_group(g, w)] for w in sorted(words - set(groups))}
+    words = {w for g in groups for w in _wider(g)} - set(groups)
+    unions = {w: [g for g in groups if in_group(g, w)] for w in sorted(words)}
     return {
         w: list(dict.fromkeys(d for g in named for d in groups[g])) for w, named in unions.items() if len(named) > 1
     }

@@ -134,7 +134,8 @@ def _covering(state: ResearchState, findings: Sequence[Finding], question: str, 
     floor: float | None = None
     while len(chosen) < count:
         documents = {document[id(f)] for f in chosen}
-        left = [f for f in findings if f not in chosen and f.text not in {c.text for c in chosen}]  # no line twice
+        spoken = {f.text for f in chosen}
+        left = [f for f in findings if f.text not in spoken]  # not a chosen line, nor its words again
         fresh = [f for f in left if document[id(f)] not in documents - linked] or left
         if not fresh:
             break
@@ -143,7 +144,6 @@ def _covering(state: ResearchState, findings: Sequence[Finding], question: str, 
         # Hampshire" -> the document "Salem, New Hampshire").
         texts = [f.text.casefold() for f in chosen]
         named = {d for d, s in subjects.items() if d not in documents - linked and any(_mentions(t, s) for t in texts)}
-
         value = {
             id(f): score[id(f)]
             + _COVER_WEIGHT * _gain(said[id(f)] & uncovered, weights)
