@@ -49,11 +49,9 @@ def factbook() -> Corpus:
 def value(corpus: Corpus, country: str, line_start: str) -> str:
     """The value of the first line of `country`'s document that starts with `line_start` ("Population, total")."""
     document = next(d for d, title in corpus.titles().items() if title == country)
-    for passage in corpus.passages_of(document):
-        for line in passage.text.split("\n"):
-            if re.match(rf"{re.escape(line_start)}\s*:", line):
-                return line.split(":", 1)[1].strip()
-    raise AssertionError(f"{country} states no {line_start}")
+    found = _first(_lines(corpus, document), re.escape(line_start))
+    assert found is not None, f"{country} states no {line_start}"
+    return found
 
 
 def figure(text: str) -> float:
@@ -325,7 +323,7 @@ def _countries(corpus: Corpus, regions: set[str]) -> dict[str, list[str]]:
 
 def _first(lines: list[str], key: str) -> str | None:
     """The value of the first line whose key matches `key` (a regex)."""
-    return next((line.split(": ", 1)[1] for line in lines if re.match(rf"(?:{key})\s*:", line)), None)
+    return next((line.split(":", 1)[1].strip() for line in lines if re.match(rf"(?:{key})\s*:", line)), None)
 
 
 async def test_a_wider_region_that_the_regions_names_imply_ranks_all_of_their_countries(factbook: Corpus) -> None:
@@ -364,9 +362,7 @@ async def test_a_field_whose_lines_name_their_year_is_ranked_by_its_latest_figur
 
 
 async def test_a_trend_the_corpus_states_for_one_year_says_so_with_that_figure(factbook: Corpus) -> None:
-    population = _first(
-        _lines(factbook, next(d for d, t in factbook.titles().items() if t == "Japan")), "Population, total"
-    )
+    population = value(factbook, "Japan", "Population, total")
     state = await run("How has Japan's population changed since 2020?")
     answer = unescape(answer_of(state))
     assert answer.startswith(f"Japan's population (total) is stated for one year only: {population} [")
