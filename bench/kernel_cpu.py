@@ -6,10 +6,11 @@
 A kernel-like process (an asyncio loop, `research_nb.research(..., widget=False)` as in bench/kernel.py's offline
 load) keeps `--concurrent` runs going back to back over the Factbook until `--runs` have started, after one warm
 run (the worker started, the corpus open). It reads each of its threads' CPU time from /proc before and after:
-the main thread is the kernel's (its loop: workflow, events, checkpoints' serialisation, pickling the stages'
-calls), the worker reader unpickles what the worker sends, the asyncio threads write checkpoints. Every one of
-them holds the interpreter lock for most of that time, so all of it competes with the kernel's messages. CPU time
-is the signal to compare code by on a shared machine: wall-clock round trips (bench/kernel.py) are far noisier.
+the main thread is the kernel's (its loop: workflow, events, checkpoints' serialisation, writing the stages'
+calls), the worker reader reads what the worker sends, the checkpoint writers (research-nb-save threads) write the
+run store's files, the asyncio threads check a run's engine at its start. All but the writers' file system calls
+hold the interpreter lock, so it competes with the kernel's messages. CPU time is the signal to compare code by on
+a shared machine: wall-clock round trips (bench/kernel.py) are far noisier.
 Linux only. Prints a table and writes bench/results/kernel-cpu.json.
 """
 
@@ -69,6 +70,7 @@ async def measure(runs: int, concurrent: int) -> dict[str, object]:
     for tid, seconds in after.items():
         name = names.get(tid, "ended thread")
         group = "asyncio threads" if name.startswith("asyncio_") else name
+        group = "checkpoint writers" if name.startswith("research-nb-save") else group
         per_group[group] = per_group.get(group, 0.0) + seconds - before.get(tid, 0.0)
     return {
         "runs": started,

@@ -46,6 +46,11 @@ class ScriptedEngine:
         ctx.state.brief = ResearchBrief(objective="tides", sub_questions=[SubQuestion(id="sq1", question="tides")])
         return "revised"
 
+    async def seen(self, ctx: StageContext) -> tuple[list[tuple[str, list[str]]], str | None, int]:
+        """What this stage got of the state: its passages (ids, sub-questions), brief objective, findings."""
+        brief = ctx.state.brief.objective if ctx.state.brief else None
+        return [(p.id, p.sub_question_ids) for p in ctx.state.passages], brief, len(ctx.state.findings)
+
     async def chatter(self, ctx: StageContext) -> str:
         """Bursts of log lines, from this loop and from a blocking thread, around a source found."""
         for n in range(300):

@@ -11,7 +11,7 @@ import pytest
 
 from engines_for_tests import ENGINE_NAME, MemoryEngine
 from research_nb.core.errors import CorruptRunError, UnknownRequestError
-from research_nb.core.store import RunStore
+from research_nb.core.store import RunStore, Snapshot
 from research_nb.core.workflow import ResearchWorkflow
 from research_nb.engines.offline import OfflineEngine
 from research_nb.models.api_models import APIKeys
@@ -58,6 +58,38 @@ async def test_every_completed_stage_is_saved_before_the_next_begins(tmp_path: P
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_a_run_cancelled_while_a_stage_is_being_saved_is_stored_cancelled(
+    tmp_path: Path, engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RunStore(tmp_path)
+    flow = fresh(store, engine)
+    in_write, release, stale_written = threading.Event(), threading.Event(), threading.Event()
+    write = RunStore.write
+
+    def slow_write(self: RunStore, snapshot: Snapshot) -> Path:
+        if threading.current_thread() is threading.main_thread():
+            return write(self, snapshot)
+        in_write.set()  # a stage's save, in its thread
+        release.wait(10)
+        try:
+            return write(self, snapshot)
+        finally:
+            stale_written.set()
+
+    monkeypatch.setattr(RunStore, "write", slow_write)
+    state = flow.prepare("How does Norway's economy work?", options=ResearchOptions(engine=ENGINE_NAME))
+    task = asyncio.get_running_loop().create_task(flow.resume_research(state))
+    assert await asyncio.to_thread(in_write.wait, 10)  # the first stage is done and its save is being written
+    task.cancel()
+    threading.Timer(0.2, release.set).start()  # the stale save lands only after the stop's own save began
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await asyncio.to_thread(stale_written.wait, 10)
+    stored = store.load(state.request_id)  # what a new process finds
+    assert stored.current_stage is ResearchStage.CANCELLED
+    assert stored.cancel_reason == state.cancel_reason
 
 
 async def test_a_run_killed_mid_stage_resumes_to_the_same_report(

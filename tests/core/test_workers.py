@@ -16,10 +16,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from research_nb.core import workers as workers_module
 from research_nb.core.events import LogMessage, ResearchEventBus, SourceFound, SubQuestionProgress, WarningRaised
 from research_nb.core.protocols import StageContext
-from research_nb.core.workers import Recipe, WorkerDiedError, WorkerPool
-from research_nb.models.research import Passage, ResearchState
+from research_nb.core.workers import Call, Recipe, WorkerDiedError, WorkerPool
+from research_nb.models.research import Finding, Passage, ResearchBrief, ResearchState
 from worker_engines import ScriptedEngine
 
 SCRIPTED = Recipe(ScriptedEngine)
@@ -103,6 +104,65 @@ async def test_the_fields_a_stage_changed_come_back_and_the_others_stay_as_they_
         ("d2#0", ["sq1"]),
     ]
     assert [s.title for s in ctx.state.sources] == ["Document 0", "Document 1", "Document 2"]
+
+
+def sent_calls(pool: WorkerPool, monkeypatch: pytest.MonkeyPatch) -> list[Call]:
+    """The `Call`s the pool sends from now on, as they were sent."""
+    calls: list[Call] = []
+    send = workers_module._Process.send
+
+    def recording(self: workers_module._Process, message: object) -> None:
+        if isinstance(message, Call):
+            calls.append(message)
+        send(self, message)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(workers_module._Process, "send", recording)
+    return calls
+
+
+async def test_a_stage_sees_the_state_as_it_is_here_though_the_worker_keeps_what_it_holds(
+    pool: WorkerPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = sent_calls(pool, monkeypatch)
+    ctx = context()
+    assert await pool.call(SCRIPTED, "research", ctx) == "researched"
+    here = [(p.id, p.sub_question_ids) for p in ctx.state.passages]
+    ctx.state.brief = ResearchBrief(objective="set here", sub_questions=[])  # as the workflow sets a stage's result
+    assert await pool.call(SCRIPTED, "seen", ctx) == (here, "set here", 0)
+    assert "passages" in calls[-1].kept and "brief" not in calls[-1].kept  # the passages were not sent again
+
+    ctx.add_passages([Passage(id="d7#0", document_id="d7", title="Document 7", text="Tide fact 7.")], "sq2")
+    assert (await pool.call(SCRIPTED, "seen", ctx))[0] == [*here, ("d7#0", ["sq2"])]  # one more here: all sent
+    assert "passages" not in calls[-1].kept
+
+    ctx.state.passages = [ctx.state.passages[1]]  # replaced, as a resumed run's are
+    ctx.state.findings = [Finding(sub_question_id="sq1", text="Tides follow the moon.", passage_ids=["d1#0"])]
+    assert await pool.call(SCRIPTED, "seen", ctx) == ([here[1]], "set here", 1)
+
+
+async def test_a_run_the_worker_no_longer_keeps_is_sent_whole(
+    pool: WorkerPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workers_module, "_KEPT_RUNS", 2)
+    calls = sent_calls(pool, monkeypatch)
+    first, *others = [context() for _ in range(3)]
+    for ctx in (first, *others):  # the first run's state is forgotten once two later runs are kept
+        await pool.call(SCRIPTED, "research", ctx)
+    assert await pool.call(SCRIPTED, "seen", first) == ([(p.id, ["sq1"]) for p in first.state.passages], None, 0)
+    assert calls[-1].kept == ()
+    assert await pool.call(SCRIPTED, "seen", others[-1]) == ([(f"d{n}#0", ["sq1"]) for n in range(3)], None, 0)
+    assert "passages" in calls[-1].kept
+
+
+async def test_a_replaced_worker_gets_the_whole_state(pool: WorkerPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = sent_calls(pool, monkeypatch)
+    ctx = context()
+    await pool.call(SCRIPTED, "research", ctx)
+    pid = await pool.call(SCRIPTED, "pid", ctx)
+    os.kill(pid, signal.SIGKILL)
+    await eventually(lambda: pool.pid != pid)
+    assert (await pool.call(SCRIPTED, "seen", ctx))[0] == [(f"d{n}#0", ["sq1"]) for n in range(3)]
+    assert calls[-1].kept == ()
 
 
 async def test_bursts_of_events_arrive_whole_in_order_before_the_result(pool: WorkerPool) -> None:

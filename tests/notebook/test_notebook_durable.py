@@ -1,6 +1,7 @@
 """Durable runs in real kernels: a kernel killed with SIGKILL at any of 20 points of a run (from the moment the run
 is accepted, through its first stage, to its very last save) leaves a run that a new kernel resumes to the same
-report, byte for byte, as a run that was never interrupted; a run that another live kernel drives is shown as
+report, byte for byte, as a run that was never interrupted (killed after that last save, it is stored finished); a
+run that another live kernel drives is shown as
 running there and never taken over; a damaged store costs one line per damaged file.
 
 Kill points are chosen by what the run does (the n-th event of a kind, the n-th save, a save torn between writing
@@ -77,16 +78,20 @@ KILL_POINTS = [
     ("event", ("stage_started", "research_execution"), 1),
     ("event", ("sub_question", None), 1),
     ("event", ("source_found", None), 1),
+    ("event", ("source_found", None), 2),
     ("event", ("sub_question", None), 4),
     ("torn", None, 4),
     ("event", ("stage_finished", "research_execution"), 1),
     ("event", ("stage_started", "compression"), 1),
+    ("torn", None, 5),
     ("event", ("stage_finished", "compression"), 1),
     ("event", ("stage_started", "report_generation"), 1),
+    # The last save torn: the report stage's, which is also the finished run's. The run had finished, in memory
+    # only; on disk it is still at its report stage.
     ("torn", None, 6),
-    ("event", ("stage_finished", "report_generation"), 1),
-    ("torn", None, 7),  # the last save torn: the run had finished, in memory only
 ]
+# Killed once that last save is in place: nothing is left to resume, the run is stored finished.
+AFTER_THE_LAST_SAVE = ("event", ("stage_finished", "report_generation"), 1)
 
 RESUME_ALL = """
 import json
@@ -127,8 +132,10 @@ def test_a_kernel_killed_at_any_of_20_points_leaves_a_run_resumed_to_the_same_re
         stored = store.find(request_id)
         assert stored is not None and not stored.is_finished, point  # on disk, and not falsely finished
         killed[request_id] = point
+    finished = store.find(kill_at(AFTER_THE_LAST_SAVE, env, tmp_path / "killed-finished"))
+    assert finished is not None and finished.current_stage.value == "completed" and finished.report is not None
     listing = store.scan()
-    assert listing.damaged == [] and {r.request_id for r in listing.runs} == set(killed)
+    assert listing.damaged == [] and {r.request_id for r in listing.runs} == {*killed, finished.request_id}
 
     with kernel_session(env=env) as second:
         second.run("%load_ext research_nb")

@@ -45,6 +45,7 @@ _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 MAX_ID_CHARS = 128
 #: A run is some 50 KB; anything far larger is not one of ours (and must not be read into memory whole).
 MAX_RUN_BYTES = 64 * 1024 * 1024
+_INDEX_NAME = ".index.jsonl"
 _SURROGATE = re.compile("[\ud800-\udfff]")  # in a Python str a surrogate is always a lone one
 #: A temporary file older than this was left by a process killed mid-save (a save takes milliseconds).
 _STALE_TEMPORARY_SECONDS = 600
@@ -126,9 +127,9 @@ class RunStore:
 
     def write(self, snapshot: Snapshot) -> Path:
         """Write a snapshot atomically; returns its file. Raises `OSError` when the folder cannot take it."""
-        folder = self.directory
+        folder = self.directory  # resolved once: a save is on the loop's critical path several times a run
         folder.mkdir(parents=True, exist_ok=True)
-        target = self._path(snapshot.request_id)
+        target = self._path(snapshot.request_id, folder)
         data = snapshot.data
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{snapshot.request_id}.", suffix=".tmp")
         try:
@@ -140,7 +141,7 @@ class RunStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        self._index.append(IndexLine(run=snapshot.summary, key=file_key(info)))
+        RunIndex(folder / _INDEX_NAME).append(IndexLine(run=snapshot.summary, key=file_key(info)))
         return target
 
     def delete(self, request_id: str) -> bool:
@@ -269,19 +270,20 @@ class RunStore:
 
     @property
     def _index(self) -> RunIndex:
-        return RunIndex(self.directory / ".index.jsonl")
+        return RunIndex(self.directory / _INDEX_NAME)
 
     def _lease_path(self, request_id: str) -> Path:
         return (
             self.directory / f".{self._path(request_id).stem}.lock"
         )  # a file beside the run: the folder holds files only
 
-    def _path(self, request_id: str) -> Path:
+    def _path(self, request_id: str, folder: Path | None = None) -> Path:
+        """The run's file in `folder` (default: this store's runs folder)."""
         if not isinstance(request_id, str) or not _is_run_id(request_id):
             text = str(request_id)
             shown = text if len(text) <= 40 else text[:40] + "…"
             raise UnknownRequestError(f"{shown!r} is not a research run id")
-        return self.directory / f"{request_id}.json"
+        return (folder or self.directory) / f"{request_id}.json"
 
 
 def _is_run_id(text: str) -> bool:

@@ -23,9 +23,12 @@ nothing of the parent runs in the child before ``exec``), spoken to over a socke
   awaiting process use the machine without fighting over it.
 
 The protocol (pickled dataclasses over the pipe, the worker's sent in lists, one per turn of its loop; one reader
-thread on each side):
+thread on each side; states, results and passages inside them as JSON, `payloads.py` says why):
 - parent -> worker: `Call` (build the engine from its `Recipe` once, run one stage on a copy of the state),
-  `Cancel` (cancel that stage's task; its blocking threads stop at their next `check_stop()`) and `Stop`.
+  `Cancel` (cancel that stage's task; its blocking threads stop at their next `check_stop()`), `Forget` and
+  `Stop`. The worker keeps the state each stage leaves (for the last runs only: the parent sends `Forget` for
+  older ones), so a run's next `Call` leaves out the fields the worker holds already (its passages, brief,
+  findings): writing the whole state for each stage was the largest pickle the parent made.
 - worker -> parent, in the order they happen: `Emitted` (an event: log line, source found, progress, indexing),
   `Recorded` (passages the stage added, so a run cancelled mid-stage keeps them for its partial report), then
   `Returned` (the stage's result and the state fields it changed: a delta, not the state, since the awaiting
@@ -57,6 +60,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -64,6 +68,7 @@ from typing import Any
 
 from research_nb.core.errors import RunFailure
 from research_nb.core.events import ResearchEvent, WarningRaised
+from research_nb.core.payloads import pack, unpack
 from research_nb.core.protocols import StageContext
 from research_nb.models.api_models import APIKeys
 from research_nb.models.research import Passage, ResearchState, Source
@@ -73,6 +78,11 @@ logger = logging.getLogger(__name__)
 #: The state fields a stage may fill in; the worker sends them back and the awaiting process adopts them. The
 #: lifecycle fields (stage, times, error) belong to the workflow and are never taken from the worker.
 STAGE_FIELDS = ("clarification", "brief", "sources", "passages", "findings", "report", "warnings", "metadata")
+#: The stage fields a `Call` may leave out when the worker holds them: the awaiting process only ever replaces
+#: them (or, for the lists, appends what the worker sent), never changes them in place, so the object it holds
+#: (and, for a list, its length) tells whether the worker's copy is still the same. Warnings and metadata are
+#: changed in place by the workflow (stage timings), and small: always sent.
+KEPT_FIELDS = ("clarification", "brief", "sources", "passages", "findings", "report")
 
 #: `RESEARCH_NB_WORKERS=off` runs every stage in the awaiting process (in threads), as before workers existed.
 WORKERS_ENV = "RESEARCH_NB_WORKERS"
@@ -80,6 +90,10 @@ WORKERS_ENV = "RESEARCH_NB_WORKERS"
 #: gets the CPU before background research does. Research slows only while something else wants the cores.
 WORKER_NICENESS = 10
 _BATCH = 256  # messages handed to a loop in one callback (about: a batch from the worker is not split)
+_KEPT_RUNS = 16  # runs whose last stage's state the worker keeps for their next stage
+_LIST_FIELDS = frozenset(
+    {"sources", "passages", "findings"}
+)  # the kept fields that are lists (empty: []), the others None
 _STOP_WAIT = 1.0  # seconds a worker gets to exit by itself at shutdown before it is killed
 
 
@@ -104,8 +118,16 @@ class Call:
     job: int
     recipe: Recipe
     method: str
-    state: ResearchState
+    state: Any  # the `ResearchState`, packed, with the fields in `kept` left empty
     api_keys: APIKeys | None = None
+    kept: tuple[str, ...] = ()  # fields to take from the state the run's last stage left in the worker
+
+
+@dataclass(frozen=True)
+class Forget:
+    """Drop the state the run's last stage left (the parent no longer counts on it)."""
+
+    request_id: str
 
 
 @dataclass(frozen=True)
@@ -135,16 +157,16 @@ class Emitted:
 @dataclass(frozen=True)
 class Recorded:
     job: int
-    passages: list[Passage]
+    passages: Any  # list[Passage], packed
     sub_question_id: str | None
-    sources: list[Source]
+    sources: Any  # list[Source], packed
 
 
 @dataclass(frozen=True)
 class Returned:
     job: int
-    result: Any
-    fields: dict[str, Any]
+    result: Any  # packed
+    fields: dict[str, Any]  # each value packed
 
 
 @dataclass(frozen=True)
@@ -177,10 +199,10 @@ class _Job:
             else:
                 self.ctx.emit(message.event)
         elif isinstance(message, Recorded):
-            self.ctx.apply_passages(message.passages, message.sub_question_id, message.sources)
+            self.ctx.apply_passages(unpack(message.passages), message.sub_question_id, unpack(message.sources))
         elif isinstance(message, Returned):
-            self.ctx.adopt(message.fields)
-            self.future.set_result(message.result)
+            self.ctx.adopt({name: unpack(value) for name, value in message.fields.items()})
+            self.future.set_result(unpack(message.result))
         else:
             self.future.set_exception(message.error)
 
@@ -199,8 +221,10 @@ class _Process:
     lock: threading.Lock = field(default_factory=threading.Lock)
     outbox: queue.SimpleQueue[bytes | None] = field(default_factory=queue.SimpleQueue)
     alive: bool = True
+    #: Per run, what the worker holds of its state since its last stage returned (the oldest first).
+    kept: OrderedDict[str, _Kept] = field(default_factory=OrderedDict)
 
-    def send(self, message: Call | Cancel | Prepare | Stop) -> None:
+    def send(self, message: Call | Cancel | Forget | Prepare | Stop) -> None:
         """Pickled here (a snapshot of the state as it is now), written by the writer thread: the loop never
         waits for the pipe, which is full whenever the worker is busy reading an earlier message."""
         self.outbox.put(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
@@ -250,9 +274,14 @@ class WorkerPool:
             worker.jobs[job_id] = job
             if not worker.alive:  # it died since `_worker()` returned it, and its stages were failed already
                 job.fail(WorkerDiedError("the research worker process stopped before it got this stage; try again"))
+        rid = ctx.state.request_id
         try:
-            worker.send(Call(job_id, recipe, method, ctx.state, ctx.api_keys))
-            return await job.future
+            with worker.lock:
+                kept = worker.kept.pop(rid, None)  # the stage changes the worker's copy: only a return says how
+            worker.send(_call(job_id, recipe, method, ctx, kept))
+            result = await job.future
+            self._keep(worker, rid, _Kept.of(ctx.state))
+            return result
         except asyncio.CancelledError:
             if worker.alive:
                 worker.send(Cancel(job_id))
@@ -260,6 +289,13 @@ class WorkerPool:
         finally:
             with worker.lock:
                 worker.jobs.pop(job_id, None)
+
+    def _keep(self, worker: _Process, request_id: str, kept: _Kept) -> None:
+        with worker.lock:
+            worker.kept[request_id] = kept
+            old = [worker.kept.popitem(last=False)[0] for _ in range(len(worker.kept) - _KEPT_RUNS)]
+        for forgotten in old:
+            worker.send(Forget(forgotten))
 
     def prepare(self, recipe: Recipe, method: str) -> None:
         """Start the worker now (if none runs) and have it run `engine.method()` for the engine of `recipe`: work
@@ -356,6 +392,37 @@ class WorkerPool:
             _post(job, job.fail, error)
 
 
+@dataclass(frozen=True)
+class _Kept:
+    """The awaiting process's objects for a run's `KEPT_FIELDS` when its last stage returned, which the worker's copy
+    equals (and each list's length then)."""
+
+    values: tuple[object, ...]
+    lengths: tuple[int | None, ...]
+
+    @classmethod
+    def of(cls, state: ResearchState) -> _Kept:
+        values = tuple(getattr(state, name) for name in KEPT_FIELDS)
+        return cls(values, tuple(len(v) if isinstance(v, list) else None for v in values))
+
+    def still(self, state: ResearchState) -> tuple[str, ...]:
+        """The fields of `state` that are still what the worker holds."""
+        return tuple(
+            name
+            for name, value, length in zip(KEPT_FIELDS, self.values, self.lengths, strict=True)
+            if getattr(state, name) is value and (length is None or len(value) == length)
+        )
+
+
+def _call(job: int, recipe: Recipe, method: str, ctx: StageContext, kept: _Kept | None) -> Call:
+    """The stage's `Call`: the state without the fields the worker holds already (they are left empty)."""
+    state = ctx.state
+    still = kept.still(state) if kept is not None else ()
+    if still:
+        state = state.model_copy(update={name: [] if name in _LIST_FIELDS else None for name in still})
+    return Call(job, recipe, method, pack(state), ctx.api_keys, still)
+
+
 def _deliver(deliveries: list[tuple[_Job, _FromWorker]]) -> None:
     for job, message in deliveries:
         job.deliver(message)
@@ -424,7 +491,11 @@ class _WorkerContext(StageContext):
             new = super().add_passages(passages, sub_question_id, sources)
         finally:
             held, self._held = self._held, None
-        self._server.send(Recorded(self._job, passages, sub_question_id, sources))
+        # The passages as this state now holds them (a new one carries `sub_question_id` already), so the awaiting
+        # process adds them as they are instead of copying each one again to add the id.
+        held_now = {p.id: p for p in new}
+        recorded = [held_now.get(p.id, p) for p in passages]
+        self._server.send(Recorded(self._job, pack(recorded), sub_question_id, pack(sources)))
         # The awaiting process applies `Recorded` as `add_passages` did here: both fields are in step again.
         for name in ("passages", "sources"):
             self._synced[name] = _fingerprint(getattr(self.state, name))
@@ -443,6 +514,7 @@ class _Server:
         self._outgoing: list[_FromWorker] = []
         self._engines: dict[Recipe, Any] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._kept: dict[str, ResearchState] = {}  # per run, the state its last stage left (`Call.kept`)
         self._prepared: set[asyncio.Task[None]] = set()
 
     def send(self, message: _FromWorker) -> None:
@@ -478,7 +550,10 @@ class _Server:
                 os._exit(0)  # no stage keeps anything worth finishing: the index cache is written atomically
             self._loop.call_soon_threadsafe(self._handle, message)
 
-    def _handle(self, message: Call | Cancel | Prepare) -> None:
+    def _handle(self, message: Call | Cancel | Forget | Prepare) -> None:
+        if isinstance(message, Forget):
+            self._kept.pop(message.request_id, None)
+            return
         if isinstance(message, Cancel):
             task = self._tasks.get(message.job)
             if task is not None:
@@ -489,7 +564,12 @@ class _Server:
             self._prepared.add(task)  # a strong reference while it runs
             task.add_done_callback(self._prepared.discard)
             return
-        self._tasks[message.job] = self._loop.create_task(self._run(message))
+        try:
+            state = self._state_for(message)  # now, in the order the calls came: a later one keeps this state
+        except Exception as exc:
+            self.send(Raised(message.job, _picklable(exc)))
+            return
+        self._tasks[message.job] = self._loop.create_task(self._run(message, state))
 
     def _engine(self, recipe: Recipe) -> Any:
         engine = self._engines.get(recipe)
@@ -503,12 +583,25 @@ class _Server:
         except Exception:  # a run that needs what failed here meets the failure itself, and reports it
             logger.exception("preparing %s failed", prepare.method)
 
-    async def _run(self, call: Call) -> None:
+    def _state_for(self, call: Call) -> ResearchState:
+        """The state the call's stage runs on: what it carries, with the kept fields taken from what the run's
+        last stage left here. Whatever was kept for the run goes: this stage changes it."""
+        state: ResearchState = unpack(call.state)
+        kept = self._kept.pop(state.request_id, None)
+        if call.kept:
+            if kept is None:
+                raise RuntimeError(f"the worker holds no state of run {state.request_id} to take {call.kept} from")
+            state = state.model_copy(update={name: getattr(kept, name) for name in call.kept})
+        return state
+
+    async def _run(self, call: Call, state: ResearchState) -> None:
         try:
             engine = self._engine(call.recipe)
-            ctx = _WorkerContext(self, call.job, call.state, call.api_keys)
+            ctx = _WorkerContext(self, call.job, state, call.api_keys)
             result = await getattr(engine, call.method)(ctx)
-            self.send(Returned(call.job, result, ctx.changed_fields()))
+            changed = {name: pack(value) for name, value in ctx.changed_fields().items()}
+            self._kept[state.request_id] = ctx.state
+            self.send(Returned(call.job, pack(result), changed))
         except asyncio.CancelledError:
             pass  # the awaiting side has moved on; it expects no answer
         except Exception as exc:

@@ -17,11 +17,13 @@ Guarantees every front relies on:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from research_nb.core.errors import (
@@ -59,6 +61,11 @@ logger = logging.getLogger(__name__)
 StreamCallback = Callable[[ResearchEvent], Any]
 
 DEFAULT_CANCEL_REASON = "Cancelled by user"
+#: How long a stop's save waits for a save still being written (a disk that hangs must not hold the loop long).
+_PENDING_SAVE_WAIT = 2.0
+#: The threads that write checkpoints: our own, so runs' saves neither wait behind nor hold up the user's own
+#: `asyncio.to_thread` work in the default executor.
+_SAVES = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="research-nb-save")
 INTERRUPTED_REASON = "Interrupted: the process running it stopped; resume it to continue"
 
 
@@ -82,6 +89,7 @@ class ResearchWorkflow:
         self._max_finished_states = max_finished_states
         self._leases: dict[str, RunLease] = {}  # runs this workflow drives or has accepted
         self._unchecked: set[str] = set()  # prepared with defer_checks, not started yet
+        self._writing: dict[str, concurrent.futures.Future[Path]] = {}  # a run's save in `_SAVES`, while it writes
 
     # -- starting -----------------------------------------------------------------------------------------
 
@@ -303,10 +311,15 @@ class ResearchWorkflow:
                     self.events.emit(RunPaused(request_id=rid, stage=stage))
                     return state
                 state.finish_stage(stage)
+                if stage is PIPELINE[-1]:
+                    # The last stage's save is the finished run's: one save, not one for the stage and one more
+                    # an instant later for the completion. A Cancel landing here cancels the run, report and all.
+                    state.complete()
                 await self._checkpoint_off_loop(state)
                 self.events.emit(StageFinished(request_id=rid, stage=stage, summary=summary))
-            state.complete()
-            await self._checkpoint_off_loop(state)  # a Cancel landing here cancels the run, report and all
+            if not state.is_finished:  # every stage had completed already (a resumed run stopped after its last)
+                state.complete()
+                await self._checkpoint_off_loop(state)
             self._finished(state, saved=True)
             return state
         except asyncio.CancelledError as exc:
@@ -353,6 +366,11 @@ class ResearchWorkflow:
         not fail the research: the run goes on in memory and says so, once per run and cause."""
         if self.store is None:
             return
+        pending = self._writing.pop(state.request_id, None)
+        if pending is not None:
+            # A save the run's task stopped waiting for (it was cancelled) may still be writing: it must land
+            # first, or the older state it holds would replace this one on disk.
+            concurrent.futures.wait([pending], timeout=_PENDING_SAVE_WAIT)
         try:
             self.store.save(state)
         except OSError as exc:
@@ -365,10 +383,14 @@ class ResearchWorkflow:
         if self.store is None:
             return
         snapshot = self.store.snapshot(state)  # on the loop: the state as it is now, not as a later stage leaves it
+        rid = state.request_id
+        writing = self._writing[rid] = _SAVES.submit(self.store.write, snapshot)
         try:
-            await asyncio.to_thread(self.store.write, snapshot)
+            await asyncio.wrap_future(writing)
         except OSError as exc:
             self._unsaved(state, exc)
+        if self._writing.get(rid) is writing:  # not when cancelled: then the stop's save waits for it
+            del self._writing[rid]
 
     def _unsaved(self, state: ResearchState, exc: OSError) -> None:
         assert self.store is not None
@@ -405,7 +427,8 @@ class ResearchWorkflow:
     def _remember(self, state: ResearchState) -> None:
         self._states[state.request_id] = state
         self._states.move_to_end(state.request_id)
-        self._forget_old()
+        if state.is_finished:  # only a finished run can take the count of finished ones past the limit
+            self._forget_old()
 
     def _forget_old(self) -> None:
         finished = [rid for rid, s in self._states.items() if s.is_finished]
