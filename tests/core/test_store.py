@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -11,11 +12,12 @@ import pytest
 
 from engines_for_tests import ENGINE_NAME, MemoryEngine
 from research_nb.core.errors import CorruptRunError, UnknownRequestError
+from research_nb.core import store as store_module
 from research_nb.core.store import RunStore, Snapshot
 from research_nb.core.workflow import ResearchWorkflow
 from research_nb.engines.offline import OfflineEngine
 from research_nb.models.api_models import APIKeys
-from research_nb.models.research import ResearchOptions, ResearchStage
+from research_nb.models.research import ResearchOptions, ResearchStage, ResearchState
 from research_nb.sources.corpus import Corpus
 
 QUESTION = "How do the economies of Norway and Sweden differ?"
@@ -58,6 +60,27 @@ async def test_every_completed_stage_is_saved_before_the_next_begins(tmp_path: P
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+def test_an_interim_save_is_swapped_into_place_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RunStore(tmp_path)
+    state = ResearchState(user_query="How do tides work?")
+    store.save(state)
+    replaced: list[str] = []
+    replace = os.replace
+    monkeypatch.setattr(store_module.os, "replace", lambda a, b: (replaced.append(str(b)), replace(a, b))[1])
+    for stage in (ResearchStage.CLARIFICATION, ResearchStage.BRIEF_GENERATION):
+        state.finish_stage(stage)
+        store.write(store.snapshot(state, interim=True))
+        assert store.load(state.request_id).completed_stages[-1] is stage  # the newer state, whole
+    assert replaced == []  # swapped, not renamed over the older file
+    state.complete()
+    store.write(store.snapshot(state))  # the save a run ends with: renamed over, as always
+    assert replaced == [str(tmp_path / f"{state.request_id}.json")]
+    assert store.load(state.request_id).current_stage is ResearchStage.COMPLETED
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".index.jsonl", f"{state.request_id}.json"]  # no temporary
 
 
 async def test_a_run_cancelled_while_a_stage_is_being_saved_is_stored_cancelled(

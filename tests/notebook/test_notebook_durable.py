@@ -56,14 +56,12 @@ def _save_then_die(self, state):
     return path
 RunStore.save = _save_then_die
 
-class _TornRename:
-    def __getattr__(self, name):
-        return getattr(os, name)
-    def replace(self, source, target):
-        if KIND == "torn" and _due("replace"):
-            _die(Path(target).stem)
-        os.replace(source, target)
-store_module.os = _TornRename()
+_into_place = store_module._into_place
+def _torn(temporary, target, **how):
+    if KIND == "torn" and _due("replace"):
+        _die(Path(target).stem)
+    _into_place(temporary, target, **how)
+store_module._into_place = _torn
 """
 
 KILL_POINTS = [

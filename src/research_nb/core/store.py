@@ -4,7 +4,12 @@ killed process costs nothing finished and at most the stage that was running.
 One JSON file per run (`<request_id>.json`, the whole `ResearchState`, report included), written when the run is
 accepted (PENDING), after every completed stage and when it stops, pauses or finishes. Writes are atomic: the
 state goes to a temporary file in the same folder, then `os.replace` puts it in place, so a reader sees the old or
-the new state, never half of one. No secret can be written: keys live in `APIKeys`, which is never part of a
+the new state, never half of one. An interim save (after a stage, the run going on: the next save replaces it) is
+swapped into place instead, where Linux can (`renameat2` with RENAME_EXCHANGE; the old state then goes with the
+temporary file): ext4 writes out a file renamed over another at once (its `auto_da_alloc` guard against losing
+both to a power cut), which made a save cost 0.24-0.35 ms of the writing thread, against 0.035 ms swapped. That
+guard matters for the save a run ends with, which is renamed as before; a killed process loses nothing either way
+(what it wrote is in the page cache). No secret can be written: keys live in `APIKeys`, which is never part of a
 state.
 
 The store degrades per file: a damaged entry (a broken link, bytes that are not UTF-8, an unreadable file, a
@@ -19,11 +24,14 @@ in its `runs/` folder. The folder is made on the first write, not when the store
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import errno
 import json
 import os
 import re
 import stat
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -98,6 +106,7 @@ class Snapshot:
     request_id: str
     data: bytes
     summary: StoredRun
+    interim: bool = False  # a later save of the run replaces it (swapped into place: see the module's docstring)
 
 
 class _Damage(Exception):
@@ -119,11 +128,12 @@ class RunStore:
         """Write `state` atomically; returns its file. Raises `OSError` when the folder cannot take it."""
         return self.write(self.snapshot(state))
 
-    def snapshot(self, state: ResearchState) -> Snapshot:
+    def snapshot(self, state: ResearchState, *, interim: bool = False) -> Snapshot:
         """The state as it will be written, taken now (cheap: the state serialised once). `write` it later, from
-        any thread: the file I/O, most of a save's time, then need not hold the event loop."""
+        any thread: the file I/O, most of a save's time, then need not hold the event loop. `interim`: the run goes
+        on and a later save will replace this one."""
         data = _state_json(state).encode("utf-8")
-        return Snapshot(request_id=state.request_id, data=data, summary=_summary(state, len(data)))
+        return Snapshot(state.request_id, data, _summary(state, len(data)), interim)
 
     def write(self, snapshot: Snapshot) -> Path:
         """Write a snapshot atomically; returns its file. Raises `OSError` when the folder cannot take it."""
@@ -137,7 +147,7 @@ class RunStore:
                 out.write(data)
                 out.flush()
                 info = os.fstat(out.fileno())  # the file's identity after the rename, for the index
-            os.replace(temporary, target)
+            _into_place(temporary, target, interim=snapshot.interim)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
@@ -284,6 +294,37 @@ class RunStore:
             shown = text if len(text) <= 40 else text[:40] + "…"
             raise UnknownRequestError(f"{shown!r} is not a research run id")
         return (folder or self.directory) / f"{request_id}.json"
+
+
+def _into_place(temporary: str, target: Path, *, interim: bool) -> None:
+    """Put the written file at `target` in one step: swapped in for an interim save where the system can, else
+    renamed over what was there."""
+    if interim:
+        try:
+            _exchange(temporary, target)
+        except OSError:
+            pass  # not Linux, a file system without it, or no file at `target` yet: rename as always
+        else:
+            with contextlib.suppress(OSError):  # else the stale-temporary sweep of a listing takes it
+                os.unlink(temporary)  # it holds the state just replaced
+            return
+    os.replace(temporary, target)
+
+
+_RENAME_EXCHANGE = 2  # <linux/fs.h>
+_AT_FDCWD = -100
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def _exchange(first: str, second: Path) -> None:
+    """Swap two paths atomically (Linux's `renameat2(..., RENAME_EXCHANGE)`, through the C library: the PyPI
+    wrapper is a compiled, Linux-only package for this one call)."""
+    call = getattr(_LIBC, "renameat2", None)
+    if call is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not available here")
+    if call(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(second))
 
 
 def _is_run_id(text: str) -> bool:

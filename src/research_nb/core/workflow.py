@@ -382,7 +382,8 @@ class ResearchWorkflow:
         starts only once the stage before is on disk, as with `_checkpoint`."""
         if self.store is None:
             return
-        snapshot = self.store.snapshot(state)  # on the loop: the state as it is now, not as a later stage leaves it
+        # On the loop: the state as it is now, not as a later stage leaves it. Interim unless this save ends the run.
+        snapshot = self.store.snapshot(state, interim=not state.is_finished)
         rid = state.request_id
         writing = self._writing[rid] = _SAVES.submit(self.store.write, snapshot)
         try:
