@@ -33,6 +33,7 @@ from research_nb.sources._cache import SegmentCache, default_cache_dir, segment_
 from research_nb.sources._index import BM25FParams
 from research_nb.sources._inputs import InputFile, ResolvedInputs, resolve_inputs
 from research_nb.sources._loaders import LoadError, PartialLoad, check_size, loader_for
+from research_nb.sources._parallel import AnalysisHelper
 from research_nb.sources._progress import IndexingCallback, IndexingStatus, ProgressMeter
 from research_nb.sources._retention import Hold
 from research_nb.sources._segment import Segment
@@ -221,6 +222,12 @@ class Corpus:
             for d, t in zip(store.document_ids.take(every), store.document_titles.take(every), strict=True)
         }
 
+    def derived_path(self, name: str) -> Path:
+        """Where to keep a file of data derived from this corpus (an engine's reading of it): in its index's own
+        folder, so it belongs to this combination of inputs, counts towards the cache's size cap and is deleted
+        with the index. The folder exists; the file is the caller's to write (atomically) and to validate."""
+        return self._store.folder / name
+
     @property
     def num_documents(self) -> int:
         return self._store.num_documents
@@ -405,7 +412,11 @@ class _Builder:
                 self.from_cache += 1
                 return segment
             self.progress(f"{name}: reading {builtin.description} (once; cached afterwards)")
-            segment = Segment.build(builtin.load())
+            helper = AnalysisHelper()  # started first: its start overlaps the reading (a built-in corpus is big)
+            try:
+                segment = Segment.build(builtin.load(), analyze=helper.analyze_many)
+            finally:
+                helper.close()
             self.read.append(f"builtin:{name}")
             self.cache.put(key, segment)
             return segment
