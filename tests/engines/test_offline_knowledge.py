@@ -11,7 +11,7 @@ import pytest
 from research_nb.core.workflow import ResearchWorkflow
 from research_nb.engines.offline import Knowledge, OfflineEngine, _knowledge
 from research_nb.models.research import ResearchOptions, ResearchStage
-from research_nb.sources.corpus import Corpus
+from research_nb.sources.corpus import Corpus, DocumentTexts
 
 FIXTURES = Path(__file__).parent / "fixtures"
 QUESTION = "Who built the harbour library in Kalmar?"
@@ -106,3 +106,15 @@ async def test_knowledge_kept_by_another_version_of_the_engine_is_not_read(
     await report_in_a_new_process(cache, notes)
 
     assert len(reads) == 3 and len(saved_knowledge(cache)) == 2
+
+
+def test_the_documents_read_while_the_factbook_is_indexed_are_what_its_index_gives_afterwards(
+    tmp_path: Path,
+) -> None:
+    given: list[list[DocumentTexts]] = []
+
+    corpus = Corpus.open([], builtins=("factbook",), cache_dir=tmp_path, on_documents=given.append)
+
+    assert len(given) == 1
+    assert given[0] == [(doc_id, title, corpus.headed_texts(doc_id)) for doc_id, title in corpus.titles().items()]
+    assert Knowledge.of_texts(given[0]).facts.documents == Knowledge.of(corpus).facts.documents

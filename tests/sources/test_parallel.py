@@ -53,6 +53,13 @@ def test_the_helper_analyses_part_of_a_big_input_and_gives_what_one_process_give
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(_parallel, "PARALLEL_MIN_CHARS", 0)
+    here: list[int] = []  # the texts this process analysed itself
+
+    def counted(texts: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+        here.append(len(texts))
+        return analyze_many(texts)
+
+    monkeypatch.setattr(_parallel, "analyze_many", counted)
     helper = AnalysisHelper()
     try:
         analysed = helper.analyze_many(TEXTS * 50)
@@ -60,7 +67,7 @@ def test_the_helper_analyses_part_of_a_big_input_and_gives_what_one_process_give
         helper.close()
 
     assert same(analysed, analyze_many(TEXTS * 50))
-    assert helper._process.returncode == 0  # it answered (a helper that was not asked is killed)
+    assert len(here) == 1 and 0 < here[0] < len(TEXTS) * 50  # one part here, the rest in the helper
     assert children() == []
 
 
@@ -104,3 +111,24 @@ def test_a_corpus_of_a_users_files_starts_no_helper(
     opened = Corpus.open([notes], builtins=(), cache_dir=tmp_path)
 
     assert opened.num_passages > 0
+
+
+def test_a_helper_that_dies_before_writing_the_store_leaves_it_to_this_process_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start_store = AnalysisHelper.start_store
+
+    def die_first(helper: AnalysisHelper, *args: object) -> None:
+        os.kill(helper._process.pid, 9)
+        helper._process.wait()
+        start_store(helper, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AnalysisHelper, "start_store", die_first)
+    written_here = Corpus.open([], builtins=("factbook",), cache_dir=tmp_path / "here")
+    monkeypatch.undo()
+    written_apart = Corpus.open([], builtins=("factbook",), cache_dir=tmp_path / "apart")
+
+    assert children() == []
+    assert written_here.num_passages == written_apart.num_passages > 30_000
+    for query in ("Norway unemployment rate", "landlocked South American country"):
+        assert written_here.search_sync(query, 10) == written_apart.search_sync(query, 10)

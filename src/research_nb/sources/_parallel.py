@@ -1,36 +1,51 @@
-"""A big input's analysis on two cores: a helper process analyses the last part of its texts meanwhile.
+"""A built-in corpus's index built on two cores: a helper process analyses half of its texts, then writes its store.
 
 Opening the Factbook with an empty cache is CPU work from end to end, on one core while the other idles:
-convert it, analyse its 65,722 texts (passage bodies and titles: tokenising and stemming, the largest step,
-0.7-0.9 s), write the store, read what the engine needs of it. The analysis of one text does not depend on
-any other (`_text.analyze_many`), so a helper process analyses the last part of the texts while this process
-analyses the first, and the two results are merged into exactly what one `analyze_many` of all of them gives
-(`merge`): the same terms in the same order, the same ids, so the same segment and the same store, byte for byte.
+convert it (0.5 s of CPU), analyse its 65,722 texts (passage bodies and titles: tokenising and stemming, 0.9 s),
+write the store (0.5 s), then read what the engine needs of it (`Knowledge.of`, 0.6 s). Two parts of that
+need not wait for each other:
+
+- the analysis of one text does not depend on any other (`_text.analyze_many`): the helper analyses the second
+  half of the texts' characters while this process analyses the first, and `merge` gives exactly what one
+  `analyze_many` of all of them gives (the same terms in the same order, the same ids);
+- the store needs the analysed segment, the engine's reading needs only the documents: when the corpus is that
+  one input, the helper writes the store (from the segment this process saved in the cache, into a scratch
+  folder of its own) while this process hands the documents to `Corpus.open`'s `on_documents`.
+
+Either way the segment and the store are byte for byte those one process builds (a test compares every file).
 
 The helper is a fresh interpreter started with `subprocess` (why not fork or multiprocessing's spawn: see
-`research_nb.core.workers`). It is started before the input is read, so its imports (numpy, the stemmer:
-0.2 s) overlap the conversion; it gets the texts pickled on its stdin and answers on its stdout, then exits.
-Nothing of it outlives the build: `close` kills and reaps it if it is still running (a failed or cancelled
-build), and a helper that fails only means this process analyses those texts itself. Inputs with fewer than
-`PARALLEL_MIN_CHARS` characters are analysed here alone: a helper's start costs more than it saves there.
+`research_nb.core.workers`). It is started before the input is read, so its imports (numpy, the stemmer: 0.2 s)
+overlap the conversion; requests come pickled on its stdin, one answer each on its stdout. Nothing of it
+outlives the build: `close` kills and reaps it (a finished build's helper only waits for its next request), and a
+helper that fails only means this process does that part itself. Inputs with fewer than `PARALLEL_MIN_CHARS`
+characters are analysed here alone: a helper's start costs more than it saves there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import select
 import subprocess
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from research_nb.core.blocking import check_stop
+from research_nb.sources._index import BM25FParams
+from research_nb.sources._segment import Segment
 from research_nb.sources._text import IntArray, analyze_many
 
 #: Below this many characters an input is analysed in one process (the Factbook has 8.7 million): the helper's
 #: start (0.2 s of CPU on the other core, 20 ms here) would cost about what it saves.
 PARALLEL_MIN_CHARS = 2_000_000
+_POLL_SECONDS = 0.05  # how often a wait for the helper checks for a cancelled build
 
 Analysis = tuple[list[str], IntArray, IntArray]
 
@@ -57,13 +72,31 @@ class AnalysisHelper:
         self._used = True
         cut = int(np.searchsorted(np.cumsum([len(t) for t in texts]), total // 2))
         theirs = list(texts[cut:])
-        sender = threading.Thread(target=self._send, args=(pickle.dumps(theirs, pickle.HIGHEST_PROTOCOL),))
+        sender = threading.Thread(target=self._send, args=(_Analyse(theirs),))
         sender.start()  # the pipe takes 64 KB at a time: written from a thread while this one analyses
         try:
             first = analyze_many(texts[:cut])
         finally:
             sender.join()
-        return merge(first, self._answer() or analyze_many(theirs))
+        answer = self._answer()
+        return merge(first, answer if isinstance(answer, tuple) else analyze_many(theirs))
+
+    @property
+    def used(self) -> bool:
+        """Whether the helper analysed part of an input (and is ready for `start_store`)."""
+        return self._used
+
+    def start_store(self, segment: Path, folder: Path, params: BM25FParams, name: str, description: str) -> None:
+        """Have the helper write the store of one input (its segment saved at `segment`) into `folder` (a new
+        scratch folder) while this process does something else; `stored` says when it is done."""
+        self._send(_Store(segment, folder, params, name, description))
+
+    def stored(self) -> bool:
+        """Wait for the store `start_store` asked for: True when the helper wrote it whole. A cancelled build
+        stops waiting (`check_stop`) and `close` then stops the helper."""
+        while not self._ready():
+            check_stop()
+        return self._answer() is True
 
     def close(self) -> None:
         """Stop the helper if it is still running, and reap it."""
@@ -73,28 +106,31 @@ class AnalysisHelper:
         process.wait()
         for pipe in (process.stdin, process.stdout):
             if pipe is not None:
-                pipe.close()
+                with contextlib.suppress(OSError):  # a request the dead helper never read: nothing to flush to
+                    pipe.close()
 
-    def _send(self, payload: bytes) -> None:
+    def _send(self, request: _Analyse | _Store) -> None:
         stdin = self._process.stdin
         assert stdin is not None
         try:
-            stdin.write(payload)
-            stdin.close()
-        except OSError:  # the helper died: `_answer` finds no answer, and this process does its part
+            stdin.write(pickle.dumps(request, pickle.HIGHEST_PROTOCOL))
+            stdin.flush()
+        except OSError:  # the helper died: `_answer` finds no answer, and this process does the work itself
             pass
 
-    def _answer(self) -> Analysis | None:
+    def _ready(self) -> bool:
+        stdout = self._process.stdout
+        assert stdout is not None
+        return bool(select.select([stdout], [], [], _POLL_SECONDS)[0])
+
+    def _answer(self) -> object:
+        """The helper's next answer (None when it died instead)."""
         stdout = self._process.stdout
         assert stdout is not None
         try:
-            data = stdout.read()
-        except OSError:
+            return pickle.load(stdout)  # from our own child process, over its pipe
+        except (OSError, EOFError, pickle.UnpicklingError):
             return None
-        if self._process.wait() != 0 or not data:
-            return None
-        answer: Analysis = pickle.loads(data)  # from our own child process, over its pipe
-        return answer
 
 
 def merge(first: Analysis, second: Analysis) -> Analysis:
@@ -107,8 +143,39 @@ def merge(first: Analysis, second: Analysis) -> Analysis:
     return list(number), np.concatenate([ids_a, remap[ids_b]]), np.concatenate([lengths_a, lengths_b])
 
 
+@dataclass(frozen=True)
+class _Analyse:
+    texts: list[str]
+
+
+@dataclass(frozen=True)
+class _Store:
+    segment: Path
+    folder: Path
+    params: BM25FParams
+    name: str
+    description: str
+
+
 def serve() -> None:
-    """The helper process: the texts pickled on stdin, their `analyze_many` pickled on stdout."""
-    texts = pickle.load(sys.stdin.buffer)
-    sys.stdout.buffer.write(pickle.dumps(analyze_many(texts), pickle.HIGHEST_PROTOCOL))
-    sys.stdout.buffer.flush()
+    """The helper process: requests pickled on stdin, one answer each pickled on stdout, until stdin closes."""
+    while True:
+        try:
+            request = pickle.load(sys.stdin.buffer)
+        except EOFError:
+            return
+        answer: object = analyze_many(request.texts) if isinstance(request, _Analyse) else _write_store(request)
+        sys.stdout.buffer.write(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
+        sys.stdout.buffer.flush()
+
+
+def _write_store(request: _Store) -> bool:
+    from research_nb.sources._store import StoreWriter
+
+    segment = Segment.load(request.segment)
+    if segment is None:
+        return False
+    writer = StoreWriter(request.folder, request.params)
+    writer.add(request.name, segment)
+    writer.finish(request.description)
+    return True

@@ -66,7 +66,7 @@ from research_nb.models.research import (
     shorten,
 )
 from research_nb.sources._inputs import resolve_inputs
-from research_nb.sources.corpus import Corpus, IndexingStatus
+from research_nb.sources.corpus import Corpus, DocumentTexts, IndexingStatus
 
 DEFAULT_CORPORA = ("factbook",)
 _LINKS_PER_HOP = 3
@@ -279,6 +279,11 @@ class OfflineEngine:
             opening.listeners.append(listener)
             if opening.last is not None:
                 listener.indexing(opening.last)  # joined mid-build: the step shows where it is
+        read: list[Knowledge] = []  # read from the documents while a helper process wrote their index
+
+        def on_documents(documents: list[DocumentTexts]) -> None:
+            read.append(Knowledge.of_texts(documents))
+
         try:
             with opening.lock:
                 corpus = Corpus.open(
@@ -288,10 +293,11 @@ class OfflineEngine:
                     on_progress=listener.log,
                     on_warning=listener.warn,
                     on_indexing=functools.partial(self._indexing, opening),
+                    on_documents=on_documents,
                 )
                 cached = self._knowledge.get(id(corpus))
                 if cached is None or cached[0] is not corpus:
-                    cached = (corpus, _knowledge_of(corpus))
+                    cached = (corpus, read[0] if read else _knowledge_of(corpus))
                     with self._openings_lock:  # other inputs' opens update it from their threads
                         self._knowledge[id(corpus)] = cached
                         while len(self._knowledge) > _CACHED_CORPORA:

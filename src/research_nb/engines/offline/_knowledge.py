@@ -18,14 +18,11 @@ from research_nb.engines.offline._facts import CorpusFacts
 from research_nb.engines.offline._query import TitleIndex
 from research_nb.engines.offline._vocabulary import FieldVocabulary
 from research_nb.sources._atomic import atomic_write
-from research_nb.sources.corpus import Corpus
+from research_nb.sources.corpus import Corpus, DocumentTexts
 
 #: Fields in which a document gives its other names, and the parts that hold them.
 _NAME_FIELDS = ("Country name", "Union name")
 _NAME_PARTS = frozenset({"conventional long form", "conventional short form", "abbreviation", "former"})
-
-#: (document id, title, its headed passages as (passage id, heading, text)): what `Knowledge` reads of a corpus.
-DocumentTexts = tuple[str, str, Sequence[tuple[str, str, str]]]
 
 
 @dataclass(frozen=True)
@@ -40,7 +37,15 @@ class Knowledge:
         return cls._of(titles, ((doc_id, title, corpus.headed_texts(doc_id)) for doc_id, title in titles.items()))
 
     @classmethod
-    def _of(cls, titles: dict[str, str], documents: Iterable[DocumentTexts]) -> Knowledge:
+    def of_texts(cls, documents: Sequence[DocumentTexts]) -> Knowledge:
+        """What `of` reads from the corpus of these documents, read from them before it is open (`Corpus.open`'s
+        `on_documents`): each id once, in corpus order."""
+        return cls._of({doc_id: title for doc_id, title, _ in documents}, documents)
+
+    @classmethod
+    def _of(
+        cls, titles: dict[str, str], documents: Iterable[tuple[str, str, Sequence[tuple[str, str, str]]]]
+    ) -> Knowledge:
         facts = CorpusFacts(documents)
         aliases = {doc_id: other_names(facts, doc_id) for doc_id in titles}
         index = TitleIndex(titles, aliases=aliases, groups=sorted(facts.group_members))
