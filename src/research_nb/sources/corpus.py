@@ -335,7 +335,8 @@ class _Builder:
         self.on_indexing = on_indexing
         self.on_documents = on_documents
         self.helper: AnalysisHelper | None = None  # the one a built-in corpus's analysis started, until the end
-        self.saved: dict[int, Path] = {}  # id of a segment saved in the cache this open -> where
+        self.only_input = False  # the corpus has one input: the helper may write its store (`_store_apart`)
+        self.unsaved: dict[int, str] = {}  # id of a segment read this open and left to the helper to save -> key
         self.read: list[str] = []
         self.from_cache = 0
         self.warnings: list[str] = []
@@ -394,6 +395,7 @@ class _Builder:
         meter.start()
         writer, scratch = self.cache.new_store(index_key, self.corpus_class.index_params)
         apart: Path | None = None  # the helper's own scratch folder, when it writes the store
+        self.only_input = len(inputs) == 1
         try:
             for item in inputs:
                 check_stop()
@@ -430,14 +432,16 @@ class _Builder:
     def _store_apart(
         self, inputs: list[_Input], item: _Input, segment: Segment, scratch: Path, description: str
     ) -> Path | None:
-        """Have the helper that analysed the corpus's only input write its store too, into a scratch folder of
-        its own (returned), while this process gives the documents to `on_documents`; None when it cannot."""
-        saved = self.saved.get(id(segment))
+        """Have the helper that analysed the corpus's only input write its store, into a scratch folder of its
+        own (returned), and then save its segment in the cache, while this process gives the documents to
+        `on_documents`; None when it cannot."""
+        key = self.unsaved.get(id(segment))
         helper = self.helper
-        if len(inputs) != 1 or helper is None or not helper.used or saved is None or not segment.num_passages:
+        if len(inputs) != 1 or helper is None or key is None or not segment.num_passages:
             return None
         folder = scratch.with_name(f"{scratch.name}.helper")
-        helper.start_store(saved, folder, self.corpus_class.index_params, item.name, description)
+        params = self.corpus_class.index_params
+        helper.start_store(segment, folder, params, item.name, description, self.cache.segment_prefix(key))
         return folder
 
     def _stored_apart(
@@ -452,12 +456,15 @@ class _Builder:
         segment: Segment,
     ) -> Store:
         """The store the helper writes (this process reads the documents meanwhile), or, when the helper could
-        not write it, the store written here."""
+        not write it, the store written here; the segment is saved here too when the helper did not save it."""
         self.progress(f"indexing {segment.num_passages:,} passages")
         if self.on_documents is not None:
             self.on_documents(document_texts(segment))
         assert self.helper is not None
-        if self.helper.stored():
+        stored, saved = self.helper.stored()
+        if not saved:
+            self.cache.put(self.unsaved[id(segment)], segment)
+        if stored:
             self.cache.discard_scratch(scratch)
             return self.cache.put_store(index_key, apart, keep=frozenset(keys))
         self.cache.discard_scratch(apart)
@@ -480,8 +487,10 @@ class _Builder:
                 self.helper = AnalysisHelper()
             segment = Segment.build(builtin.load(), analyze=self.helper.analyze_many)
             self.read.append(f"builtin:{name}")
-            if self.cache.put(key, segment):
-                self.saved[id(segment)] = self.cache.segment_prefix(key)
+            if self.only_input and self.helper.used:
+                self.unsaved[id(segment)] = key  # saved by the helper, after it has written the store
+            else:
+                self.cache.put(key, segment)
             return segment
 
         return _Input(name, key, read)
