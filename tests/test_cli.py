@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 QUESTION = "How do the economies of Norway and Sweden differ?"
@@ -72,3 +74,24 @@ def test_stored_runs_are_listed_resumable_and_deletable(tmp_path: Path) -> None:
     assert again.returncode == 2 and "already completed" in again.stderr
     assert "deleted" in cli("runs", "--delete", request_id, cache=tmp_path, env=data).stdout
     assert request_id not in cli("runs", cache=tmp_path, env=data).stdout
+
+
+def test_serve_has_the_factbook_indexed_before_any_request_and_stops_its_worker(tmp_path: Path) -> None:
+    env = {**os.environ, "RESEARCH_NB_CACHE_DIR": str(tmp_path)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "research_nb.cli", "serve", "--port", "0"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not list(tmp_path.glob("corpus-v*/indexes/*/header.json")) and time.monotonic() < deadline:
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            time.sleep(0.1)
+        assert list(tmp_path.glob("corpus-v*/indexes/*/header.json")), "no index built while the server started"
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, stderr = server.communicate(timeout=30)
+    assert "research-nb API stopped" in stderr  # its shutdown, which stops the research worker, ran

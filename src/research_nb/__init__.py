@@ -9,15 +9,25 @@ only when the extension is loaded or `research()` is called.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from research_nb.batch import BatchRun
-from research_nb.core.task_manager import task_manager
-from research_nb.core.workflow import workflow
-from research_nb.models.research import ResearchStage, ResearchState
-
 if TYPE_CHECKING:
+    from research_nb.batch import BatchRun
+    from research_nb.core.task_manager import task_manager
+    from research_nb.core.workflow import workflow
+    from research_nb.models.research import ResearchStage, ResearchState
     from research_nb.notebook.run import ResearchRun
+
+#: The public objects, imported on first use: a process that imports only a part of research-nb (the research
+#: worker, a cold start's helper process) does not pay for the workflow, its models and the batch runner (0.3 s).
+_LAZY = {
+    "BatchRun": "research_nb.batch",
+    "task_manager": "research_nb.core.task_manager",
+    "workflow": "research_nb.core.workflow",
+    "ResearchStage": "research_nb.models.research",
+    "ResearchState": "research_nb.models.research",
+}
 
 __version__ = "0.1.0"
 
@@ -34,6 +44,15 @@ __all__ = [
     "unload_ipython_extension",
     "workflow",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'research_nb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def research(query: str, **options: Any) -> ResearchRun:

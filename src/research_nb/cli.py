@@ -317,6 +317,11 @@ def _serve(argv: list[str]) -> int:
         import uvicorn
     except ImportError:
         return _usage_error("the HTTP API needs the server extra: pip install 'research-nb[server]'")
+    from research_nb.engines.offline import prebuild
+
+    # The research worker starts now and opens the Factbook (built the first time, at the worker's low priority)
+    # while the server starts, so the first offline request finds it open, as a notebook's first %research does.
+    prebuild()
     # By import string: the CLI and the API are separate fronts and do not import each other.
     uvicorn.run("research_nb.api.main:app", host=args.host, port=args.port)
     return EXIT_OK

@@ -90,18 +90,25 @@ class SegmentCache:
 
     def get(self, key: str, what: str) -> Segment | None:
         """The cached segment of `what` (an input's displayed name), or None: never cached, or damaged."""
-        prefix = self.root / "segments" / key
+        prefix = self.segment_prefix(key)
         files = (prefix.with_suffix(".json"), prefix.with_suffix(".npz"))
         segment = self._heal(lambda: Segment.load(prefix), what, *files)
         if segment is not None:
             _retention.touch(files)  # used now: eviction takes the least recently used first
         return segment
 
-    def put(self, key: str, segment: Segment) -> None:
+    def put(self, key: str, segment: Segment) -> bool:
+        """Save the segment under `key`; False when the cache cannot be written (`write_error` says why)."""
         try:
-            segment.save(self.root / "segments" / key)
+            segment.save(self.segment_prefix(key))
         except OSError as exc:
             self.write_error = f"cannot write the corpus cache in {self.root}: {exc.strerror or exc}"
+            return False
+        return True
+
+    def segment_prefix(self, key: str) -> Path:
+        """Where the segment `key` is saved (`Segment.save` / `Segment.load` take it)."""
+        return self.root / "segments" / key
 
     def get_store(self, key: str, num_inputs: int) -> Store | None:
         """The cached store of `num_inputs` inputs, or None: never cached, or damaged (then discarded)."""

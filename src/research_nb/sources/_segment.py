@@ -9,6 +9,7 @@ thousands of passages must take milliseconds, not seconds.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from research_nb.sources._atomic import atomic_write
 from research_nb.sources._text import analyze_many
 
 IntArray = npt.NDArray[np.int64]
+#: What analyses a segment's texts: `_text.analyze_many` or a function that gives the same.
+Analyzer = Callable[[Sequence[str]], tuple[list[str], IntArray, IntArray]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +83,11 @@ class Segment:
         return len(self.passages["text"])
 
     @classmethod
-    def build(cls, documents: list[LoadedDocument], warnings: list[str] | None = None) -> Segment:
-        """Analyse the documents' passages: the costly step, done once per input content."""
+    def build(
+        cls, documents: list[LoadedDocument], warnings: list[str] | None = None, *, analyze: Analyzer = analyze_many
+    ) -> Segment:
+        """Analyse the documents' passages: the costly step, done once per input content. `analyze` does it (an
+        `_parallel.AnalysisHelper`'s, on two cores: the same result)."""
         docs: list[dict[str, str | None]] = [
             {
                 "id": doc.id,
@@ -113,7 +119,7 @@ class Segment:
             for title, heading in zip(columns["title"], columns["heading"], strict=True)
         ]
         texts = [str(t) for t in columns["text"]]
-        vocabulary, ids, lengths = analyze_many(texts + title_texts)
+        vocabulary, ids, lengths = analyze(texts + title_texts)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         n = len(texts)

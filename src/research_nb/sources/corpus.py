@@ -33,16 +33,20 @@ from research_nb.sources._cache import SegmentCache, default_cache_dir, segment_
 from research_nb.sources._index import BM25FParams
 from research_nb.sources._inputs import InputFile, ResolvedInputs, resolve_inputs
 from research_nb.sources._loaders import LoadError, PartialLoad, check_size, loader_for
+from research_nb.sources._parallel import AnalysisHelper
 from research_nb.sources._progress import IndexingCallback, IndexingStatus, ProgressMeter
 from research_nb.sources._retention import Hold
 from research_nb.sources._segment import Segment
-from research_nb.sources._store import Store
+from research_nb.sources._store import Store, StoreWriter
 from research_nb.sources._text import analyze
 from research_nb.sources.builtin import get_builtin
 
-__all__ = ["BuildStats", "Corpus", "IndexingStatus", "describe_inputs"]
+__all__ = ["BuildStats", "Corpus", "DocumentTexts", "IndexingStatus", "describe_inputs"]
 
 ProgressCallback = Callable[[str], None]
+#: (document id, title, its headed passages as (passage id, heading, text), in reading order) of each document.
+DocumentTexts = tuple[str, str, list[tuple[str, str, str]]]
+DocumentsCallback = Callable[[list[DocumentTexts]], None]
 
 #: How many open corpora the process keeps (each holds its index in memory).
 _OPEN_CORPORA_KEPT = 4
@@ -91,13 +95,17 @@ class Corpus:
         on_progress: ProgressCallback | None = None,
         on_warning: ProgressCallback | None = None,
         on_indexing: IndexingCallback | None = None,
+        on_documents: DocumentsCallback | None = None,
     ) -> Corpus:
         """Open (build or load) the corpus of `paths` (files, folders, globs) plus the named built-in corpora.
 
         Blocking (reads files, builds the index): from async code run it in a thread. `on_progress` receives
         human-readable progress lines, `on_warning` one line per input that could not be used (the rest is
         indexed), `on_indexing` structured progress while inputs are read and indexed (`IndexingStatus`: none
-        when the index is already in the cache; the last one has `finished` set). Raises `SourceError` for a
+        when the index is already in the cache; the last one has `finished` set). `on_documents` receives the
+        documents of a corpus of one input being built (`DocumentTexts`: what `titles` and `headed_texts` give
+        afterwards) while a helper process writes its index, so the caller can read them meanwhile on this core;
+        it is not called otherwise (read the opened corpus then). Raises `SourceError` for a
         path that does not exist, an unknown or missing built-in corpus, or when nothing at all is searchable.
         """
         progress = on_progress or _ignore
@@ -123,7 +131,7 @@ class Corpus:
             for warning in corpus.warnings:
                 warn(warning)
             return corpus
-        builder = _Builder(cls, SegmentCache(cache_root), notebook_outputs, progress, warn, on_indexing)
+        builder = _Builder(cls, SegmentCache(cache_root), notebook_outputs, progress, warn, on_indexing, on_documents)
         corpus = builder.build(builtins, resolved, describe_inputs(builtins, paths))
         with _OPEN_LOCK:
             _OPEN_CORPORA[key] = corpus
@@ -221,6 +229,12 @@ class Corpus:
             for d, t in zip(store.document_ids.take(every), store.document_titles.take(every), strict=True)
         }
 
+    def derived_path(self, name: str) -> Path:
+        """Where to keep a file of data derived from this corpus (an engine's reading of it): in its index's own
+        folder, so it belongs to this combination of inputs, counts towards the cache's size cap and is deleted
+        with the index. The folder exists; the file is the caller's to write (atomically) and to validate."""
+        return self._store.folder / name
+
     @property
     def num_documents(self) -> int:
         return self._store.num_documents
@@ -311,6 +325,7 @@ class _Builder:
         progress: ProgressCallback,
         warn: ProgressCallback,
         on_indexing: IndexingCallback | None,
+        on_documents: DocumentsCallback | None = None,
     ) -> None:
         self.corpus_class = corpus_class
         self.cache = cache
@@ -318,12 +333,23 @@ class _Builder:
         self.progress = progress
         self.warn = warn
         self.on_indexing = on_indexing
+        self.on_documents = on_documents
+        self.helper: AnalysisHelper | None = None  # the one a built-in corpus's analysis started, until the end
+        self.only_input = False  # the corpus has one input: the helper may write its store (`_store_apart`)
+        self.unsaved: dict[int, str] = {}  # id of a segment read this open and left to the helper to save -> key
         self.read: list[str] = []
         self.from_cache = 0
         self.warnings: list[str] = []
         self.built = False  # the index was built, not found in the cache
 
     def build(self, builtins: Sequence[str], resolved: ResolvedInputs, description: str) -> Corpus:
+        try:
+            return self._build(builtins, resolved, description)
+        finally:
+            if self.helper is not None:
+                self.helper.close()
+
+    def _build(self, builtins: Sequence[str], resolved: ResolvedInputs, description: str) -> Corpus:
         started = time.perf_counter()
         for warning in resolved.warnings:
             self._warn(warning)
@@ -368,6 +394,8 @@ class _Builder:
         meter = ProgressMeter(description, len(inputs), self.on_indexing)
         meter.start()
         writer, scratch = self.cache.new_store(index_key, self.corpus_class.index_params)
+        apart: Path | None = None  # the helper's own scratch folder, when it writes the store
+        self.only_input = len(inputs) == 1
         try:
             for item in inputs:
                 check_stop()
@@ -378,21 +406,71 @@ class _Builder:
                 segment = item.read()
                 for warning in segment.warnings:
                     self._warn(warning)
-                writer.add(item.name, segment)
+                apart = self._store_apart(inputs, item, segment, scratch, description)
+                if apart is None:
+                    writer.add(item.name, segment)
                 meter.step(segment.num_passages)
-            if not writer.num_passages:
-                self._cache_warning()
-                raise SourceError(
-                    "Nothing to search: " + ("; ".join(self.warnings) or "no inputs and no built-in corpus")
-                )
-            self.progress(f"indexing {writer.num_passages:,} passages")
-            writer.finish(description)
-            store = self.cache.put_store(index_key, scratch, keep=frozenset(keys))
+            if apart is not None:
+                store = self._stored_apart(apart, writer, scratch, index_key, keys, description, item.name, segment)
+            else:
+                if not writer.num_passages:
+                    self._cache_warning()
+                    raise SourceError(
+                        "Nothing to search: " + ("; ".join(self.warnings) or "no inputs and no built-in corpus")
+                    )
+                self.progress(f"indexing {writer.num_passages:,} passages")
+                writer.finish(description)
+                store = self.cache.put_store(index_key, scratch, keep=frozenset(keys))
         except BaseException:
             self.cache.discard_scratch(scratch)
+            if apart is not None:
+                self.cache.discard_scratch(apart)
             raise
         meter.finish()
         return store
+
+    def _store_apart(
+        self, inputs: list[_Input], item: _Input, segment: Segment, scratch: Path, description: str
+    ) -> Path | None:
+        """Have the helper that analysed the corpus's only input write its store, into a scratch folder of its
+        own (returned), and then save its segment in the cache, while this process gives the documents to
+        `on_documents`; None when it cannot."""
+        key = self.unsaved.get(id(segment))
+        helper = self.helper
+        if len(inputs) != 1 or helper is None or key is None or not segment.num_passages:
+            return None
+        folder = scratch.with_name(f"{scratch.name}.helper")
+        params = self.corpus_class.index_params
+        helper.start_store(segment, folder, params, item.name, description, self.cache.segment_prefix(key))
+        return folder
+
+    def _stored_apart(
+        self,
+        apart: Path,
+        writer: StoreWriter,
+        scratch: Path,
+        index_key: str,
+        keys: list[str],
+        description: str,
+        name: str,
+        segment: Segment,
+    ) -> Store:
+        """The store the helper writes (this process reads the documents meanwhile), or, when the helper could
+        not write it, the store written here; the segment is saved here too when the helper did not save it."""
+        self.progress(f"indexing {segment.num_passages:,} passages")
+        if self.on_documents is not None:
+            self.on_documents(document_texts(segment))
+        assert self.helper is not None
+        stored, saved = self.helper.stored()
+        if not saved:
+            self.cache.put(self.unsaved[id(segment)], segment)
+        if stored:
+            self.cache.discard_scratch(scratch)
+            return self.cache.put_store(index_key, apart, keep=frozenset(keys))
+        self.cache.discard_scratch(apart)
+        writer.add(name, segment)
+        writer.finish(description)
+        return self.cache.put_store(index_key, scratch, keep=frozenset(keys))
 
     def _builtin(self, name: str) -> _Input:
         builtin = get_builtin(name)
@@ -405,9 +483,14 @@ class _Builder:
                 self.from_cache += 1
                 return segment
             self.progress(f"{name}: reading {builtin.description} (once; cached afterwards)")
-            segment = Segment.build(builtin.load())
+            if self.helper is None:  # started first: its start overlaps the reading (a built-in corpus is big)
+                self.helper = AnalysisHelper()
+            segment = Segment.build(builtin.load(), analyze=self.helper.analyze_many)
             self.read.append(f"builtin:{name}")
-            self.cache.put(key, segment)
+            if self.only_input and self.helper.used:
+                self.unsaved[id(segment)] = key  # saved by the helper, after it has written the store
+            else:
+                self.cache.put(key, segment)
             return segment
 
         return _Input(name, key, read)
@@ -464,6 +547,18 @@ class _Builder:
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
         self.warn(message)
+
+
+def document_texts(segment: Segment) -> list[DocumentTexts]:
+    """The documents of a corpus of this one segment as `Corpus.titles` and `Corpus.headed_texts` read them from
+    its store (its document ids are distinct, as the built-in corpora's are)."""
+    documents: list[DocumentTexts] = [(str(doc["id"]), str(doc["title"]), []) for doc in segment.documents]
+    columns = segment.passages
+    for d, n, heading, text in zip(columns["doc"], columns["n"], columns["heading"], columns["text"], strict=True):
+        if heading:
+            document_id, _, passages = documents[int(d or 0)]
+            passages.append((f"{document_id}#{n}", str(heading), str(text)))
+    return documents
 
 
 def _nothing() -> Segment:

@@ -66,7 +66,7 @@ from research_nb.models.research import (
     shorten,
 )
 from research_nb.sources._inputs import resolve_inputs
-from research_nb.sources.corpus import Corpus, IndexingStatus
+from research_nb.sources.corpus import Corpus, DocumentTexts, IndexingStatus
 
 DEFAULT_CORPORA = ("factbook",)
 _LINKS_PER_HOP = 3
@@ -279,6 +279,11 @@ class OfflineEngine:
             opening.listeners.append(listener)
             if opening.last is not None:
                 listener.indexing(opening.last)  # joined mid-build: the step shows where it is
+        read: list[Knowledge] = []  # read from the documents while a helper process wrote their index
+
+        def on_documents(documents: list[DocumentTexts]) -> None:
+            read.append(Knowledge.of_texts(documents))
+
         try:
             with opening.lock:
                 corpus = Corpus.open(
@@ -288,10 +293,11 @@ class OfflineEngine:
                     on_progress=listener.log,
                     on_warning=listener.warn,
                     on_indexing=functools.partial(self._indexing, opening),
+                    on_documents=on_documents,
                 )
                 cached = self._knowledge.get(id(corpus))
                 if cached is None or cached[0] is not corpus:
-                    cached = (corpus, Knowledge.of(corpus))
+                    cached = (corpus, read[0] if read else _knowledge_of(corpus))
                     with self._openings_lock:  # other inputs' opens update it from their threads
                         self._knowledge[id(corpus)] = cached
                         while len(self._knowledge) > _CACHED_CORPORA:
@@ -396,6 +402,19 @@ class _OpenListener:
             # the last one, with `finished`, is never dropped from a full queue (the widget ends the step on it)
             fields = dataclasses.asdict(status)
             self.ctx.emit(IndexingProgress(request_id=self.ctx.request_id, routine=not status.finished, **fields))
+
+
+def _knowledge_of(corpus: Corpus) -> Knowledge:
+    """What is known of `corpus`: kept beside its index by an earlier process, else read now. A process that
+    found the index in the cache keeps what it read there for the next; the one that built the index does not
+    (writing it costs 0.2-0.3 s, which a cold start would pay), so the third process to open a new index is the
+    first to read its knowledge back."""
+    knowledge = Knowledge.load(corpus)
+    if knowledge is None:
+        knowledge = Knowledge.of(corpus)
+        if corpus.stats.index_from_cache:
+            knowledge.save(corpus)
+    return knowledge
 
 
 def prebuild() -> None:
