@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from engines_for_tests import ENGINE_NAME, MemoryEngine
-from research_nb.core.errors import CorruptRunError, UnknownRequestError
 from research_nb.core import store as store_module
+from research_nb.core.errors import CorruptRunError, UnknownRequestError
 from research_nb.core.store import RunStore, Snapshot
 from research_nb.core.workflow import ResearchWorkflow
 from research_nb.engines.offline import OfflineEngine
