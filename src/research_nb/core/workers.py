@@ -91,8 +91,8 @@ WORKERS_ENV = "RESEARCH_NB_WORKERS"
 WORKER_NICENESS = 10
 _BATCH = 256  # messages handed to a loop in one callback (about: a batch from the worker is not split)
 _KEPT_RUNS = 16  # runs whose last stage's state the worker keeps for their next stage
-#: The kept fields that are lists (left out as []); the others are left out as None.
-_LIST_FIELDS = frozenset({"sources", "passages", "findings"})
+#: The kept fields that are lists (left out as [], their default); the others default to None and are left out so.
+_LIST_FIELDS = frozenset(name for name in KEPT_FIELDS if ResearchState.model_fields[name].default_factory is list)
 _STOP_WAIT = 1.0  # seconds a worker gets to exit by itself at shutdown before it is killed
 
 
