@@ -406,7 +406,7 @@ class _Builder:
                 segment = item.read()
                 for warning in segment.warnings:
                     self._warn(warning)
-                apart = self._store_apart(inputs, item, segment, scratch, description)
+                apart = self._store_apart(item, segment, scratch, description)
                 if apart is None:
                     writer.add(item.name, segment)
                 meter.step(segment.num_passages)
@@ -429,15 +429,14 @@ class _Builder:
         meter.finish()
         return store
 
-    def _store_apart(
-        self, inputs: list[_Input], item: _Input, segment: Segment, scratch: Path, description: str
-    ) -> Path | None:
+    def _store_apart(self, item: _Input, segment: Segment, scratch: Path, description: str) -> Path | None:
         """Have the helper that analysed the corpus's only input write its store, into a scratch folder of its
         own (returned), and then save its segment in the cache, while this process gives the documents to
-        `on_documents`; None when it cannot."""
+        `on_documents`; None when it cannot. A segment left unsaved (`unsaved`) is one the helper analysed, of the
+        corpus's only input (`_builtin`)."""
         key = self.unsaved.get(id(segment))
         helper = self.helper
-        if len(inputs) != 1 or helper is None or key is None or not segment.num_passages:
+        if helper is None or key is None or not segment.num_passages:
             return None
         folder = scratch.with_name(f"{scratch.name}.helper")
         params = self.corpus_class.index_params
