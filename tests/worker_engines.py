@@ -51,6 +51,10 @@ class ScriptedEngine:
         brief = ctx.state.brief.objective if ctx.state.brief else None
         return [(p.id, p.sub_question_ids) for p in ctx.state.passages], brief, len(ctx.state.findings)
 
+    async def query_and_note(self, ctx: StageContext) -> tuple[str, int]:
+        """The question this stage got, and the length of the note in its metadata (a state of any size)."""
+        return ctx.state.user_query, len(str(ctx.state.metadata.get("note", "")))
+
     async def chatter(self, ctx: StageContext) -> str:
         """Bursts of log lines, from this loop and from a blocking thread, around a source found."""
         for n in range(300):

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +23,7 @@ import pytest
 from research_nb.core import workers as workers_module
 from research_nb.core.events import LogMessage, ResearchEventBus, SourceFound, SubQuestionProgress, WarningRaised
 from research_nb.core.protocols import StageContext
-from research_nb.core.workers import Call, Recipe, WorkerDiedError, WorkerPool
+from research_nb.core.workers import Call, Forget, Recipe, WorkerDiedError, WorkerPool
 from research_nb.models.research import Finding, Passage, ResearchBrief, ResearchState
 from worker_engines import ScriptedEngine
 
@@ -176,6 +180,47 @@ async def test_bursts_of_events_arrive_whole_in_order_before_the_result(pool: Wo
     assert [type(e).__name__ for e in events[found - 1 : found + 2]] == ["LogMessage", "SourceFound", "LogMessage"]
     assert events[found - 1].message == "line 599"  # type: ignore[union-attr]
     assert [p.id for p in ctx.state.passages] == ["d9#0"]
+
+
+async def test_calls_bigger_than_the_pipe_takes_at_once_arrive_whole_and_in_order(pool: WorkerPool) -> None:
+    # A state of megabytes is more than the socket takes without waiting: the writer thread writes the rest, and
+    # the calls sent meanwhile must queue behind it, not cut into it (the worker would read garbage and die).
+    contexts = [context(note="x" * (8_000_000 if n % 6 == 0 else 10)) for n in range(30)]
+    for n, ctx in enumerate(contexts):
+        ctx.state.user_query = f"Question {n} about tides?"
+    calls = []
+    for ctx in contexts:  # sent a moment apart: some while the pipe has room again and a big one is half written
+        calls.append(asyncio.ensure_future(pool.call(SCRIPTED, "query_and_note", ctx)))
+        await asyncio.sleep(0.0002)
+    results = await asyncio.wait_for(asyncio.gather(*calls), 20)
+    assert results == [(f"Question {n} about tides?", 8_000_000 if n % 6 == 0 else 10) for n in range(30)]
+    assert await pool.call(SCRIPTED, "query_and_note", context()) == ("How do tides work?", 0)  # one worker all along
+    assert pool._current is not None and pool._current.queued == 0
+
+
+def test_what_the_pipe_does_not_take_at_once_is_written_whole_before_anything_after_it() -> None:
+    ours, theirs = socket.socketpair()
+    sender = workers_module._Process(None, None, ours)  # type: ignore[arg-type]  # only its pipe is used here
+    messages = [Forget("a" * 3_000_000), Forget("b"), Forget("c" * 1_000_000), Forget("d")]
+    sender.send(messages[0])  # far more than the socket's buffer takes: the rest waits for the writer thread
+    sender.send(messages[1])
+    received = bytearray(theirs.recv(100_000))  # the pipe has room again, in the middle of the first message
+    sender.send(messages[2])
+    sender.send(messages[3])  # must not be written now, into the middle of the first
+    sender.outbox.put(None)  # after those: the writer thread then closes its end
+    writer = threading.Thread(target=sender.write)
+    writer.start()
+    with theirs:
+        while chunk := theirs.recv(1 << 20):
+            received += chunk
+    writer.join(5)
+    unframed = []
+    while received:  # as `Connection.recv` reads them: a 4-byte length, then the pickle
+        size = struct.unpack("!i", received[:4])[0]
+        unframed.append(pickle.loads(received[4 : 4 + size]))
+        del received[: 4 + size]
+    assert unframed == messages
+    assert sender.queued == 0
 
 
 async def test_one_worker_serves_every_call_and_is_not_this_process(pool: WorkerPool) -> None:

@@ -57,6 +57,7 @@ import pickle
 import queue
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -212,28 +213,60 @@ class _Job:
 
 @dataclass
 class _Process:
-    """One worker process, its pipe, the thread that reads it and the one that writes to it."""
+    """One worker process, its pipe, the thread that reads it and the one that writes what the pipe could not take
+    at once."""
 
     process: subprocess.Popen[bytes]
-    conn: Connection
+    conn: Connection  # read by the reader thread
+    sock: socket.socket  # the same pipe, written by `send` (and the writer thread); closed by the writer thread
     jobs: dict[int, _Job] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     outbox: queue.SimpleQueue[bytes | None] = field(default_factory=queue.SimpleQueue)
+    queued: int = 0  # frames in `outbox` or being written by the writer thread (under `send_lock`)
+    send_lock: threading.Lock = field(default_factory=threading.Lock)
     alive: bool = True
     #: Per run, what the worker holds of its state since its last stage returned (the oldest first).
     kept: OrderedDict[str, _Kept] = field(default_factory=OrderedDict)
 
     def send(self, message: Call | Cancel | Forget | Prepare | Stop) -> None:
-        """Pickled here (a snapshot of the state as it is now), written by the writer thread: the loop never
-        waits for the pipe, which is full whenever the worker is busy reading an earlier message."""
-        self.outbox.put(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+        """Pickled here (a snapshot of the state as it is now) and written at once if the pipe takes it whole
+        without waiting, which it does unless the worker is busy reading an earlier message: the loop never waits
+        for the pipe. What it does not take goes to the writer thread, and so does everything after it until that
+        thread has written it all, to keep the order. Writing here spares the writer thread's wake-up (and its turn
+        at the interpreter lock) for nearly every message: a stage's `Call`, `Cancel` within the cancel target."""
+        frame = _frame(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+        with self.send_lock:
+            if self.queued == 0:
+                try:
+                    sent = self.sock.send(frame, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    sent = 0
+                except OSError:
+                    return  # the worker is gone; the reader sees its pipe close and fails its stages
+                if sent == len(frame):
+                    return
+                frame = frame[sent:]
+            self.queued += 1
+            self.outbox.put(frame)
 
     def write(self) -> None:
-        while (data := self.outbox.get()) is not None:
-            try:
-                self.conn.send_bytes(data)
-            except OSError:
-                return  # the worker is gone; the reader sees its pipe close and fails its stages
+        """The writer thread: write the frames `send` left to it, waiting for the pipe, until told to stop."""
+        with self.sock:
+            while (frame := self.outbox.get()) is not None:
+                try:
+                    self.sock.sendall(frame)
+                except OSError:
+                    return  # the worker is gone; the reader sees its pipe close and fails its stages
+                with self.send_lock:
+                    self.queued -= 1
+
+
+def _frame(data: bytes) -> bytes:
+    """`data` framed as `multiprocessing.connection.Connection.send_bytes` frames it, which the worker's
+    `Connection.recv` reads: a 4-byte big-endian length, or -1 and an 8-byte length past 2 GiB."""
+    if len(data) > 0x7FFFFFFF:
+        return struct.pack("!iQ", -1, len(data)) + data
+    return struct.pack("!i", len(data)) + data
 
 
 class WorkerPool:
@@ -339,7 +372,7 @@ class WorkerPool:
                 env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
             )
             # The child's copy of its end is the only one left: its death closes the pipe for our reader.
-            worker = _Process(process, Connection(os.dup(ours.fileno())))
+            worker = _Process(process, Connection(os.dup(ours.fileno())), ours.dup())
         atexit.unregister(self.shutdown)  # once: a script or CLI that ends stops its worker (which would also go on
         atexit.register(self.shutdown)  # its pipe's EOF, a moment later)
         threading.Thread(target=self._read, args=(worker,), name="research-nb-worker-reader", daemon=True).start()
