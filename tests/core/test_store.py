@@ -23,9 +23,9 @@ from research_nb.sources.corpus import Corpus
 QUESTION = "How do the economies of Norway and Sweden differ?"
 
 
-def fresh(store: RunStore, engine: MemoryEngine | None = None) -> ResearchWorkflow:
+def fresh(store: RunStore, engine: MemoryEngine | None = None, **options: float) -> ResearchWorkflow:
     """A workflow as a new process would have it: nothing in memory, the same store on disk."""
-    flow = ResearchWorkflow(store=store)
+    flow = ResearchWorkflow(store=store, **options)
     if engine is not None:
         flow.engines.register(ENGINE_NAME, lambda: engine)
     return flow
@@ -45,7 +45,7 @@ async def test_a_finished_run_is_read_back_by_a_new_process(tmp_path: Path, engi
 
 async def test_every_completed_stage_is_saved_before_the_next_begins(tmp_path: Path, engine: MemoryEngine) -> None:
     store = RunStore(tmp_path)
-    flow = fresh(store, engine)
+    flow = fresh(store, engine, max_unsaved_seconds=0)
     gate = engine.hold(ResearchStage.COMPRESSION)
     state = flow.prepare("How does Norway's economy work?", options=ResearchOptions(engine=ENGINE_NAME))
     task = asyncio.get_running_loop().create_task(flow.resume_research(state))
@@ -60,6 +60,46 @@ async def test_every_completed_stage_is_saved_before_the_next_begins(tmp_path: P
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_a_run_of_quick_stages_is_saved_when_accepted_and_when_complete_only(
+    tmp_path: Path, engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RunStore(tmp_path)
+    written: list[ResearchStage | None] = []
+    write = RunStore.write
+    monkeypatch.setattr(
+        RunStore, "write", lambda self, snap: (written.append(snap.summary.stage), write(self, snap))[1]
+    )
+    state = await fresh(store, engine).run(
+        "How does Norway's economy work?", options=ResearchOptions(engine=ENGINE_NAME)
+    )
+    assert written == [ResearchStage.PENDING, ResearchStage.COMPLETED]  # each stage took milliseconds
+    assert store.load(state.request_id) == state
+
+
+async def test_a_stage_longer_than_the_unsaved_limit_is_saved_before_the_next_begins(
+    tmp_path: Path, engine: MemoryEngine
+) -> None:
+    store = RunStore(tmp_path)
+    flow = fresh(store, engine, max_unsaved_seconds=0.05)
+    research, compression = engine.hold(ResearchStage.RESEARCH_EXECUTION), engine.hold(ResearchStage.COMPRESSION)
+    state = flow.prepare("How does Norway's economy work?", options=ResearchOptions(engine=ENGINE_NAME))
+    task = asyncio.get_running_loop().create_task(flow.resume_research(state))
+    await research.reached(1)
+    assert store.load(state.request_id).completed_stages == []  # two quick stages: less than the limit unsaved
+    await asyncio.sleep(0.1)  # the research stage takes longer than the limit
+    research.open()
+    await compression.reached(1)
+    assert store.load(state.request_id).completed_stages == [
+        ResearchStage.CLARIFICATION,
+        ResearchStage.BRIEF_GENERATION,
+        ResearchStage.RESEARCH_EXECUTION,
+    ]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert store.load(state.request_id).current_stage is ResearchStage.CANCELLED  # a stop is saved at once
 
 
 def test_an_interim_save_is_swapped_into_place_and_leaves_nothing_behind(
@@ -126,7 +166,7 @@ async def test_a_run_killed_mid_stage_resumes_to_the_same_report(
     release = threading.Event()
     search = Corpus.search_sync
     monkeypatch.setattr(Corpus, "search_sync", lambda self, q, k=10: (release.wait(30), search(self, q, k))[1])
-    first = fresh(store)
+    first = fresh(store, max_unsaved_seconds=0)  # its quick stages saved too: the brief is on disk
     first.engines.register("offline", lambda: OfflineEngine(in_worker=False))  # the patched search is ours
     state = first.prepare(QUESTION)
     task = asyncio.get_running_loop().create_task(first.resume_research(state))

@@ -16,7 +16,7 @@ from research_nb.models.research import ResearchOptions, ResearchStage, Research
 
 
 async def stored_runs(store: RunStore, engine: MemoryEngine, count: int) -> list[ResearchState]:
-    flow = ResearchWorkflow(store=store)
+    flow = ResearchWorkflow(store=store, max_unsaved_seconds=0)  # saved after every stage: index lines to compact
     flow.engines.register(ENGINE_NAME, lambda: engine)
     options = ResearchOptions(engine=ENGINE_NAME)
     return [await flow.run(f"How does Norway's economy work? ({n})", options=options) for n in range(count)]

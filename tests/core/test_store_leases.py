@@ -33,7 +33,7 @@ from research_nb.models.research import ResearchOptions, ResearchStage
 async def main():
     engine = MemoryEngine()
     gate = engine.hold(ResearchStage.RESEARCH_EXECUTION)
-    flow = ResearchWorkflow(store=RunStore(Path(sys.argv[1])))
+    flow = ResearchWorkflow(store=RunStore(Path(sys.argv[1])), max_unsaved_seconds=0)  # its brief saved at once
     flow.engines.register(ENGINE_NAME, lambda: engine)
     state = flow.prepare("How does Norway's economy work?", options=ResearchOptions(engine=ENGINE_NAME))
     task = asyncio.get_running_loop().create_task(flow.resume_research(state))

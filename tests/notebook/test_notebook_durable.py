@@ -31,6 +31,7 @@ from research_nb.core.store import RunStore
 
 KIND, WHAT, NTH = {point!r}
 _seen = {{}}
+workflow.max_unsaved_seconds = 0  # every stage saved, even a quick one: each save is a point to kill at
 
 def _due(key):
     _seen[key] = _seen.get(key, 0) + 1
@@ -178,6 +179,7 @@ def test_a_run_another_live_kernel_drives_is_shown_there_and_resumed_only_once_t
     store = RunStore(tmp_path / "data" / "runs")
     with kernel_session(env=env) as first, kernel_session(env=env) as second:
         first.run("%load_ext research_nb\nfrom research_nb import workflow")
+        first.run("workflow.max_unsaved_seconds = 0")  # its quick brief saved at once, as a slower one would be
         first.run(HOLD_RESEARCH)
         first.run(f'run = %research --no-widget "{QUESTION}"')
         pid = int(first.run(WAIT_FOR_RESEARCH, timeout=120).stdout)

@@ -7,7 +7,8 @@ Guarantees every front relies on:
   arguments raise `UserInputError` subclasses before anything starts;
 - a run paused for clarifying questions returns its state; `answer_clarification` then `resume_research`
   continue it. A run stopped after a stage (cancelled, failed, or loaded from a store) resumes at its next stage;
-- with a store, a run is saved from the moment it is accepted (PENDING) and after every stage, and the process
+- with a store, a run is saved from the moment it is accepted (PENDING), after every stage that leaves more than
+  `max_unsaved_seconds` of work unsaved, and when it stops, pauses or completes; the process
   driving it holds its lease (`leases.py`) until it stops or pauses. A stored run that is not finished and whose
   lease no live process holds was left by a process that died: it is marked interrupted and can be resumed. A
   run another live process drives is shown as it was last saved and never resumed here
@@ -63,6 +64,13 @@ StreamCallback = Callable[[ResearchEvent], Any]
 DEFAULT_CANCEL_REASON = "Cancelled by user"
 #: How long a stop's save waits for a save still being written (a disk that hangs must not hold the loop long).
 _PENDING_SAVE_WAIT = 2.0
+#: The most stage time a run may hold unsaved. A save costs the awaiting process about a millisecond of its
+#: interpreter (the state's JSON on the loop, a thread to write it, the file system's work): for a run whose stages
+#: take milliseconds (the offline engine's, warm) that is a fifth of all the kernel does for it, while redoing
+#: such stages after a crash costs less than the wait for a kernel to restart. So a quick stage's save waits for a
+#: later stage's, and a kill loses at most this much completed work; a stage of an LLM or web engine (seconds) is
+#: saved the moment it completes, as is every run that stops, pauses or completes.
+MAX_UNSAVED_SECONDS = 0.5
 #: The threads that write checkpoints: our own, so runs' saves neither wait behind nor hold up the user's own
 #: `asyncio.to_thread` work in the default executor.
 _SAVES = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="research-nb-save")
@@ -79,12 +87,15 @@ class ResearchWorkflow:
         engines: EngineRegistry | None = None,
         store: RunStore | None = None,
         max_finished_states: int = 50,
+        max_unsaved_seconds: float = MAX_UNSAVED_SECONDS,
     ) -> None:
         """`store` keeps every run on disk (None: runs live in memory only). Finished states beyond the last
-        `max_finished_states` are dropped from memory; with a store they are read back from it on demand."""
+        `max_finished_states` are dropped from memory; with a store they are read back from it on demand.
+        `max_unsaved_seconds`: the stage time a run may hold unsaved (0: save after every stage)."""
         self.events = bus or ResearchEventBus()
         self.engines = engines or EngineRegistry()
         self.store = store
+        self.max_unsaved_seconds = max_unsaved_seconds
         self._states: OrderedDict[str, ResearchState] = OrderedDict()
         self._max_finished_states = max_finished_states
         self._leases: dict[str, RunLease] = {}  # runs this workflow drives or has accepted
@@ -296,6 +307,7 @@ class ResearchWorkflow:
         try:
             # Off the loop: importing an engine can take seconds, and its checks may walk the user's folders.
             engine = await asyncio.to_thread(_checked_engine if check else _engine, self.engines, state.options)
+            unsaved = 0.0  # seconds of completed stages not on disk yet
             for stage in PIPELINE:
                 if stage in state.completed_stages:
                     continue
@@ -303,7 +315,8 @@ class ResearchWorkflow:
                 self.events.emit(StageStarted(request_id=rid, stage=stage))
                 began = time.perf_counter()
                 summary = await _run_stage(stage, engine, ctx)
-                _add_stage_seconds(state, stage, time.perf_counter() - began)
+                took = time.perf_counter() - began
+                _add_stage_seconds(state, stage, took)
                 if state.awaiting_clarification and state.clarification is not None:
                     self.events.emit(ClarificationRequested(request_id=rid, clarification=state.clarification))
                     self._checkpoint(state)
@@ -315,7 +328,10 @@ class ResearchWorkflow:
                     # The last stage's save is the finished run's: one save, not one for the stage and one more
                     # an instant later for the completion. A Cancel landing here cancels the run, report and all.
                     state.complete()
-                await self._checkpoint_off_loop(state)
+                unsaved += took
+                if state.is_finished or unsaved >= self.max_unsaved_seconds:
+                    await self._checkpoint_off_loop(state)
+                    unsaved = 0.0
                 self.events.emit(StageFinished(request_id=rid, stage=stage, summary=summary))
             if not state.is_finished:  # every stage had completed already (a resumed run stopped after its last)
                 state.complete()
