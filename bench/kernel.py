@@ -3,11 +3,13 @@
     .venv/bin/python bench/kernel.py            # about 2 minutes
     .venv/bin/python bench/kernel.py --quick    # fewer repetitions, for a smoke run
 
-What is measured (each load level beside the idle baseline measured in the same repetition):
+What is measured (each load level beside the idle baseline measured just before it, in the same block):
 - execute round trip: `execute_request` for a cell `pass` until its `execute_reply`, while 0, 1 and 5 runs are
   active. Two loads: "paced" runs, a simulated I/O-bound engine (each of 4 sub-questions awaits 50 ms per search,
   as for an LLM or web API, then reports a source and a log line) shown with their live widgets; and the offline
-  engine researching the Factbook back to back (CPU-bound, in worker threads), without widgets.
+  engine researching the Factbook back to back (CPU-bound, in the research worker), without widgets. The ratio is
+  the median over blocks of (median busy / median idle): one block per repetition for paced runs, `--blocks` per
+  repetition for offline runs (they start and stop in milliseconds), the first 3 round trips of a load dropped.
 - execute round trip during a 100k-passage build: a run over a folder of about 100,000 passages of Factbook text
   written out as Markdown (`_corpus_folder.py`: three copies of the Factbook, headings varied per copy), a fresh
   copy of the folder (so a fresh index) per repetition; the round trips are sampled while the build runs.
@@ -147,8 +149,11 @@ def stop_paced(kernel: KernelSession) -> None:
 
 
 def measure_round_trips(args: argparse.Namespace) -> dict[str, Any]:
-    """Per repetition and load level: the median round trip under load, beside the idle median measured just
-    before it in the same kernel (the machine is shared: a baseline taken minutes earlier drifts)."""
+    """Per block and load level: the median round trip under load, beside the idle median measured just before it
+    in the same kernel (the machine is shared: a baseline taken minutes earlier drifts). A paced load is one block
+    per repetition; an offline load starts and stops in milliseconds, so it gets `--blocks` short blocks per
+    repetition: the idle round trip of this host moves by 10-20% within a minute, and a ratio over many short
+    blocks, each busy block beside its own idle one, is steadier than over a few long ones."""
     results: dict[str, Any] = {}
     with kernel_session() as kernel:
         kernel.run("%load_ext research_nb")
@@ -158,25 +163,34 @@ def measure_round_trips(args: argparse.Namespace) -> dict[str, Any]:
         for rep in range(args.repeat):
             for load in ("paced", "offline"):
                 for n in (1, 5):
-                    idle = round_trips(kernel, args.samples)
-                    if load == "paced":
-                        start_paced(kernel, n)
-                    else:
-                        kernel.run(OFFLINE_LOAD.format(questions=QUESTIONS, n=n))
-                    busy = round_trips(kernel, args.samples)
-                    if load == "paced":
-                        stop_paced(kernel)
-                    else:
-                        kernel.run("busy_stop.set()\nawait asyncio.gather(*busy)")
                     entry = results.setdefault(
                         f"{load}_{n}", {"idle_ms": [], "median_ms": [], "p95_ms": [], "ratio": []}
                     )
-                    entry["idle_ms"].append(median(idle) * 1000)
-                    entry["median_ms"].append(median(busy) * 1000)
-                    entry["p95_ms"].append(p95(busy) * 1000)
-                    entry["ratio"].append(median(busy) / median(idle))
+                    for _ in range(1 if load == "paced" else args.blocks):
+                        idle, busy = _block(kernel, load, n, args.samples)
+                        entry["idle_ms"].append(median(idle) * 1000)
+                        entry["median_ms"].append(median(busy) * 1000)
+                        entry["p95_ms"].append(p95(busy) * 1000)
+                        entry["ratio"].append(median(busy) / median(idle))
             print(f"round trips: repetition {rep + 1} of {args.repeat} done", file=sys.stderr)
     return results
+
+
+def _block(kernel: KernelSession, load: str, n: int, samples: int) -> tuple[list[float], list[float]]:
+    """`samples` idle round trips, then `samples` with `n` runs of `load` under way (after a few round trips that
+    let them get there: the load is measured as it goes on, not as it starts)."""
+    idle = round_trips(kernel, samples)
+    if load == "paced":
+        start_paced(kernel, n)
+    else:
+        kernel.run(OFFLINE_LOAD.format(questions=QUESTIONS, n=n))
+        round_trips(kernel, 3)
+    busy = round_trips(kernel, samples)
+    if load == "paced":
+        stop_paced(kernel)
+    else:
+        kernel.run("busy_stop.set()\nawait asyncio.gather(*busy)")
+    return idle, busy
 
 
 BUILD_COPIES = 3  # about 100,000 passages
@@ -397,7 +411,8 @@ def _workers() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="repetitions of the round-trip and shutdown series")
-    parser.add_argument("--samples", type=int, default=50, help="round trips per load level and repetition")
+    parser.add_argument("--samples", type=int, default=50, help="round trips per load level and block")
+    parser.add_argument("--blocks", type=int, default=8, help="blocks per repetition of the offline loads")
     parser.add_argument("--cancels", type=int, default=40, help="runs cancelled through the widget")
     parser.add_argument("--chatty-seconds", type=float, default=5.0, help="length of the widget-rate run")
     parser.add_argument("--folder-files", type=int, default=5000, help="files in the --sources folder (magic)")
@@ -408,7 +423,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.quick:
-        args.repeat, args.samples, args.cancels, args.chatty_seconds = 1, 10, 5, 2.0
+        args.repeat, args.samples, args.blocks, args.cancels, args.chatty_seconds = 1, 10, 2, 5, 2.0
 
     if args.only == "magic":
         magic = measure_magic(args)

@@ -92,6 +92,9 @@ WORKERS_ENV = "RESEARCH_NB_WORKERS"
 WORKER_NICENESS = 10
 _BATCH = 256  # messages handed to a loop in one callback (about: a batch from the worker is not split)
 _KEPT_RUNS = 16  # runs whose last stage's state the worker keeps for their next stage
+#: How long the worker holds a stage's events to send them in one batch: well under what a person sees as a delay
+#: in the progress shown, and longer than a warm stage's bursts of events are apart.
+_FLUSH_DELAY = 0.01
 #: The kept fields that are lists (left out as [], their default); the others default to None and are left out so.
 _LIST_FIELDS = frozenset(name for name in KEPT_FIELDS if ResearchState.model_fields[name].default_factory is list)
 _STOP_WAIT = 1.0  # seconds a worker gets to exit by itself at shutdown before it is killed
@@ -551,17 +554,23 @@ class _Server:
 
     def send(self, message: _FromWorker) -> None:
         """From the loop or from a stage's blocking thread (progress of a corpus being indexed). Messages go out
-        in batches, one pipe message (a list) per turn of this loop: the awaiting process then wakes its reader
-        thread, and takes its interpreter lock, once for a stage's burst of events rather than once per event."""
+        in batches, one pipe message (a list) for what a stage said within `_FLUSH_DELAY` of the first of them, or
+        up to its end: the awaiting process then wakes its reader thread, and its loop, and takes its interpreter
+        lock, once for a stage's burst of events rather than once per event or per turn of this loop. A stage's
+        answer (`Returned`, `Raised`) goes at once, with what was said before it."""
         with self._send_lock:
             self._outgoing.append(message)
-            if len(self._outgoing) > 1:
-                return  # a flush is scheduled already and will take this one too, in order
-        self._loop.call_soon_threadsafe(self._flush)
+            first = len(self._outgoing) == 1
+        if isinstance(message, Returned | Raised):
+            self._loop.call_soon_threadsafe(self._flush)
+        elif first:  # else a flush is scheduled already and will take this one too, in order
+            self._loop.call_soon_threadsafe(self._loop.call_later, _FLUSH_DELAY, self._flush)
 
     def _flush(self) -> None:
         with self._send_lock:
             batch, self._outgoing = self._outgoing, []
+            if not batch:
+                return  # an answer's flush took them already
             try:
                 self._conn.send(batch)  # pickled whole before anything is written
             except OSError:
