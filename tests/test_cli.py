@@ -52,6 +52,15 @@ def test_json_output_is_the_final_state(tmp_path: Path) -> None:
     assert state["report"]["markdown"].startswith(f"# {QUESTION}")
 
 
+def test_the_installed_command_is_the_cli_with_its_exit_codes(tmp_path: Path) -> None:
+    command = Path(sys.executable).parent / "research-nb"  # the console script `pip install` wrote
+    env = {**os.environ, "RESEARCH_NB_CACHE_DIR": str(tmp_path)}
+    ok = subprocess.run([command, QUESTION, "--quiet"], capture_output=True, text=True, env=env, timeout=120)
+    assert ok.returncode == 0 and ok.stdout.startswith(f"# {QUESTION}\n"), ok.stderr
+    wrong = subprocess.run([command, "   "], capture_output=True, text=True, env=env, timeout=120)
+    assert wrong.returncode == 2 and len(wrong.stderr.strip().splitlines()) == 1
+
+
 def test_mistakes_get_one_clear_line_and_exit_code_2(tmp_path: Path) -> None:
     empty = cli("   ", cache=tmp_path)
     missing = cli("anything", "--sources", str(tmp_path / "nope"), cache=tmp_path)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
@@ -332,5 +333,15 @@ def _usage_error(message: str) -> int:
     return EXIT_USAGE
 
 
+def entry() -> NoReturn:
+    """The `research-nb` command: `main`, then the process's exit."""
+    code = main()
+    # Frozen, what the process holds is left out of the collections the interpreter runs while it tears down: they
+    # went over every object (a run's state, the loaded engine's tables), 0.15-0.2 s of a 2-3 s cold research.
+    # Everything is still released, flushed and closed as before.
+    gc.freeze()
+    raise SystemExit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()
