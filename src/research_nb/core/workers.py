@@ -22,8 +22,8 @@ nothing of the parent runs in the child before ``exec``), spoken to over a socke
   corpus opened for one run stays open for the next: warm runs stay warm, and on two cores one worker plus the
   awaiting process use the machine without fighting over it.
 
-The protocol (pickled dataclasses over the pipe, the worker's sent in lists, one per turn of its loop; one reader
-thread on each side; states, results and passages inside them as JSON, `payloads.py` says why):
+The protocol (pickled dataclasses over the pipe, the worker's sent in lists, one per burst of a stage's messages;
+one reader thread on each side; states, results and passages inside them as JSON, `payloads.py` says why):
 - parent -> worker: `Call` (build the engine from its `Recipe` once, run one stage on a copy of the state),
   `Cancel` (cancel that stage's task; its blocking threads stop at their next `check_stop()`), `Forget` and
   `Stop`. The worker keeps the state each stage leaves (for the last runs only: the parent sends `Forget` for
