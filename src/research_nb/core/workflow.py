@@ -65,11 +65,11 @@ DEFAULT_CANCEL_REASON = "Cancelled by user"
 #: How long a stop's save waits for a save still being written (a disk that hangs must not hold the loop long).
 _PENDING_SAVE_WAIT = 2.0
 #: The most stage time a run may hold unsaved. A save costs the awaiting process about a millisecond of its
-#: interpreter (the state's JSON on the loop, a thread to write it, the file system's work): for a run whose stages
-#: take milliseconds (the offline engine's, warm) that is a fifth of all the kernel does for it, while redoing
-#: such stages after a crash costs less than the wait for a kernel to restart. So a quick stage's save waits for a
-#: later stage's, and a kill loses at most this much completed work; a stage of an LLM or web engine (seconds) is
-#: saved the moment it completes, as is every run that stops, pauses or completes.
+#: interpreter (the state's JSON on the loop, a thread to write it, the file system's work): for a run whose
+#: stages take milliseconds (the offline engine's, warm) that was about a quarter of all the kernel did for it,
+#: while redoing such stages after a crash costs less than the wait for a kernel to restart. So a quick stage's
+#: save waits for a later stage's, and a kill loses at most this much completed work; a stage of an LLM or web
+#: engine (seconds) is saved the moment it completes, as is every run that stops, pauses or completes.
 MAX_UNSAVED_SECONDS = 0.5
 #: The threads that write checkpoints: our own, so runs' saves neither wait behind nor hold up the user's own
 #: `asyncio.to_thread` work in the default executor.
