@@ -10,9 +10,13 @@ What is measured (each load level beside the idle baseline measured just before 
   engine researching the Factbook back to back (CPU-bound, in the research worker), without widgets. The ratio is
   the median over blocks of (median busy / median idle): one block per repetition for paced runs, `--blocks` per
   repetition for offline runs (they start and stop in milliseconds), the first 3 round trips of a load dropped.
+- the machine's floor, the same way: round trips beside one process outside the kernel that only spins the CPU,
+  at the research worker's niceness (no research, no message to the kernel). It is what a busy second core costs
+  this host's round trips by itself (caches, the hypervisor); an offline load's ratio above it is the kernel's own.
 - execute round trip during a 100k-passage build: a run over a folder of about 100,000 passages of Factbook text
-  written out as Markdown (`_corpus_folder.py`: three copies of the Factbook, headings varied per copy), a fresh
-  copy of the folder (so a fresh index) per repetition; the round trips are sampled while the build runs.
+  written out as Markdown (`_corpus_folder.py`: three copies of the Factbook, headings varied per copy), in
+  `--blocks` blocks per repetition, each over a fresh copy of the folder (so a fresh index), its round trips
+  sampled from 1 s into the build, then the run cancelled.
   Since issue 15 the offline engine's stages run in the research worker process (`research_nb.core.workers`);
   `RESEARCH_NB_WORKERS=off` puts them back in the kernel's threads, and main's Python measures main's code.
 - cancel latency: from sending the widget's Cancel comm message (as the browser does) to receiving the widget's
@@ -41,6 +45,7 @@ import os
 import platform
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -161,44 +166,60 @@ def measure_round_trips(args: argparse.Namespace) -> dict[str, Any]:
         kernel.run(f"await research_nb.research({QUESTIONS[0]!r}, widget=False)")  # open the Factbook corpus once
         round_trips(kernel, 20)  # warm-up
         for rep in range(args.repeat):
-            for load in ("paced", "offline"):
-                for n in (1, 5):
-                    entry = results.setdefault(
-                        f"{load}_{n}", {"idle_ms": [], "median_ms": [], "p95_ms": [], "ratio": []}
-                    )
-                    for _ in range(1 if load == "paced" else args.blocks):
-                        idle, busy = _block(kernel, load, n, args.samples)
-                        entry["idle_ms"].append(median(idle) * 1000)
-                        entry["median_ms"].append(median(busy) * 1000)
-                        entry["p95_ms"].append(p95(busy) * 1000)
-                        entry["ratio"].append(median(busy) / median(idle))
+            for load, n in LOADS:
+                entry = results.setdefault(f"{load}_{n}", {"idle_ms": [], "median_ms": [], "p95_ms": [], "ratio": []})
+                for _ in range(1 if load == "paced" else args.blocks):
+                    idle, busy = _block(kernel, load, n, args.samples)
+                    entry["idle_ms"].append(median(idle) * 1000)
+                    entry["median_ms"].append(median(busy) * 1000)
+                    entry["p95_ms"].append(p95(busy) * 1000)
+                    entry["ratio"].append(median(busy) / median(idle))
             print(f"round trips: repetition {rep + 1} of {args.repeat} done", file=sys.stderr)
     return results
+
+
+#: The loads, each with its count: paced and offline runs, and the machine's floor ("spin": one process outside
+#: the kernel spinning the CPU at the research worker's niceness, no research at all). What the offline loads cost
+#: beyond the floor is what the kernel's own work adds; the floor is what a busy second core costs this host.
+LOADS = (("paced", 1), ("paced", 5), ("offline", 1), ("offline", 5), ("spin", 1))
+SPIN = "import os, sys\nos.nice(int(sys.argv[1]))\nwhile True:\n    pass"
 
 
 def _block(kernel: KernelSession, load: str, n: int, samples: int) -> tuple[list[float], list[float]]:
     """`samples` idle round trips, then `samples` with `n` runs of `load` under way (after a few round trips that
     let them get there: the load is measured as it goes on, not as it starts)."""
     idle = round_trips(kernel, samples)
+    spinner = None
     if load == "paced":
         start_paced(kernel, n)
+    elif load == "spin":
+        spinner = subprocess.Popen([sys.executable, "-c", SPIN, str(_worker_niceness())])
+        round_trips(kernel, 3)
     else:
         kernel.run(OFFLINE_LOAD.format(questions=QUESTIONS, n=n))
         round_trips(kernel, 3)
     busy = round_trips(kernel, samples)
     if load == "paced":
         stop_paced(kernel)
+    elif spinner is not None:
+        spinner.kill()
+        spinner.wait()
     else:
         kernel.run("busy_stop.set()\nawait asyncio.gather(*busy)")
     return idle, busy
 
 
 BUILD_COPIES = 3  # about 100,000 passages
+#: Seconds a build runs before its round trips are sampled: past the run's start (the folder listed, the corpus
+#: opened in the worker), into the reading and indexing that takes most of a build.
+BUILD_SETTLE_S = 1.0
 
 
 def measure_build(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     """Round trips while a run builds the index of a 100k-passage folder (beside idle, same kernel), and cancel
-    latency of offline runs during such a build."""
+    latency of offline runs during such a build. Each repetition is `--blocks` short blocks, as for the offline
+    loads: idle round trips, then a run over a fresh copy of the folder (a fresh index), `BUILD_SETTLE_S` for it
+    to get into its build, round trips, and the run cancelled."""
     source = scratch / "factbook-x3"
     write_folder(source, BUILD_COPIES)
     found: dict[str, Any] = {"idle_ms": [], "median_ms": [], "p95_ms": [], "ratio": [], "still_building": []}
@@ -208,17 +229,20 @@ def measure_build(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         kernel.run(f"await research_nb.research({QUESTIONS[1]!r}, widget=False)")  # worker (if any) started
         round_trips(kernel, 20)
         for rep in range(args.repeat):
-            folder = scratch / f"build-{rep}"
-            shutil.copytree(source, folder)
-            idle = round_trips(kernel, args.samples)
-            kernel.run(f"run = research_nb.research({QUESTIONS[1]!r}, sources=[{str(folder)!r}], widget=False)")
-            busy = round_trips(kernel, args.samples)
-            found["still_building"].append(kernel.eval("run.status") == "running")
-            kernel.run("run.cancel()\nawait run")
-            found["idle_ms"].append(median(idle) * 1000)
-            found["median_ms"].append(median(busy) * 1000)
-            found["p95_ms"].append(p95(busy) * 1000)
-            found["ratio"].append(median(busy) / median(idle))
+            for block in range(args.blocks):
+                folder = scratch / f"build-{rep}-{block}"
+                shutil.copytree(source, folder)
+                idle = round_trips(kernel, args.samples)
+                kernel.run(f"run = research_nb.research({QUESTIONS[1]!r}, sources=[{str(folder)!r}], widget=False)")
+                time.sleep(BUILD_SETTLE_S)
+                busy = round_trips(kernel, args.samples)
+                found["still_building"].append(kernel.eval("run.status") == "running")
+                kernel.run("run.cancel()\nawait run")
+                shutil.rmtree(folder)
+                found["idle_ms"].append(median(idle) * 1000)
+                found["median_ms"].append(median(busy) * 1000)
+                found["p95_ms"].append(p95(busy) * 1000)
+                found["ratio"].append(median(busy) / median(idle))
             print(f"build: repetition {rep + 1} of {args.repeat} done", file=sys.stderr)
         folder = scratch / "build-cancel"
         shutil.copytree(source, folder)
@@ -366,9 +390,11 @@ def magic_rows(magic: dict[str, Any], args: argparse.Namespace) -> list[list[obj
 
 def round_trip_rows(trips: dict[str, Any], build: dict[str, Any]) -> list[list[object]]:
     rows: list[list[object]] = []
-    for load, label in (("paced", "I/O-bound runs with widgets"), ("offline", "offline engine runs, back to back")):
-        for n in (1, 5):
-            rows.append(_trip_row(f"Execute round trip, {n} {label}", trips[f"{load}_{n}"]))
+    labels = {"paced": "I/O-bound runs with widgets", "offline": "offline engine runs, back to back"}
+    for load, n in LOADS:
+        if load == "spin":
+            continue
+        rows.append(_trip_row(f"Execute round trip, {n} {labels[load]}", trips[f"{load}_{n}"]))
     building = sum(build["still_building"])
     rows.append(
         _trip_row(
@@ -376,6 +402,15 @@ def round_trip_rows(trips: dict[str, Any], build: dict[str, Any]) -> list[list[o
             f"{len(build['still_building'])})",
             build,
         )
+    )
+    spin = trips["spin_1"]
+    rows.append(
+        [
+            "The machine's floor: execute round trip beside one process spinning at the worker's niceness",
+            f"median {median(spin['median_ms']):.2f} ms, p95 {median(spin['p95_ms']):.2f} ms",
+            f"idle: median {median(spin['idle_ms']):.2f} ms ({median(spin['ratio']):.2f}x)",
+            "",
+        ]
     )
     cancel = build["cancel"]
     rows.append(
@@ -397,6 +432,15 @@ def _trip_row(label: str, entry: dict[str, Any]) -> list[object]:
         f"idle: median {median(entry['idle_ms']):.2f} ms ({ratio:.2f}x)",
         "yes" if ratio <= 1.2 else "NO",
     ]
+
+
+def _worker_niceness() -> int:
+    """The research worker's niceness, which the floor's spinning process takes (0 for code without workers)."""
+    try:
+        from research_nb.core.workers import WORKER_NICENESS
+    except ImportError:
+        return 0
+    return WORKER_NICENESS
 
 
 def _workers() -> str:

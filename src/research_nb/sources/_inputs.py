@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISBLK, S_ISCHR, S_ISDIR, S_ISFIFO, S_ISREG, S_ISSOCK
@@ -47,9 +47,32 @@ def resolve_inputs(paths: Sequence[str | Path]) -> ResolvedInputs:
     regular file (a named pipe, a device such as /dev/zero, a socket), a broken link, a symlink loop, or a link
     back to a folder already walked (a cycle): such entries are never opened, so nothing can hang on them.
     """
-    found: list[_Found] = []
-    warnings: list[str] = []
-    ignored = 0
+    walk = _Walk()
+    files = tuple(walk.files(paths))
+    return ResolvedInputs(files, tuple(walk.warnings), walk.ignored)
+
+
+def inputs_hold(paths: Sequence[str | Path], nbytes: int) -> bool:
+    """Whether the files `resolve_inputs(paths)` finds hold `nbytes` or more in all. It stops at the first files
+    that do: deciding where a run over a 200,000-file folder goes must not stat every file (in the kernel)."""
+    total = 0
+    for file in _Walk().files(paths):
+        total += file.size
+        if total >= nbytes:
+            return True
+    return False
+
+
+def check_inputs(paths: Sequence[str | Path]) -> None:
+    """Raise what `resolve_inputs` raises for a path that does not exist or a glob that matches nothing, without
+    walking any folder: a front rejects a typo at once, however many files a folder holds."""
+    for _ in _given(paths):
+        pass
+
+
+def _given(paths: Sequence[str | Path]) -> Iterator[tuple[Path, str, bool]]:
+    """Each path the user gave, or each match of a glob: the path, how it is displayed (for a folder, the root of
+    its files' displayed paths), and whether the user named it (not a glob's match)."""
     for raw in paths:
         check_stop()
         text = os.path.expanduser(str(raw))
@@ -58,21 +81,10 @@ def resolve_inputs(paths: Sequence[str | Path]) -> ResolvedInputs:
             if not matches:
                 raise SourceError(f"No file matches {str(raw)!r}: check the pattern")
             for match in matches:
-                if match.is_dir():
-                    ignored += _walk(match, _display(match, base), found, warnings)
-                else:
-                    found.append(_Found(match, _display(match, base)))
+                yield match, _display(match, base), False
             continue
         path = existing_path(raw)
-        if path.is_dir():
-            before = len(found)
-            ignored += _walk(path, path.resolve().name, found, warnings)
-            if len(found) == before:
-                warnings.append(f"skipped {path.resolve().name}/: no files of a supported type in this folder")
-        else:
-            found.append(_Found(path, path.name))
-    files = _unique(found, warnings)
-    return ResolvedInputs(files, tuple(warnings), ignored)
+        yield path, path.resolve().name if path.is_dir() else path.name, True
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,37 +93,60 @@ class _Found:
     display: str
 
 
-def _walk(folder: Path, display: str, found: list[_Found], warnings: list[str]) -> int:
-    """Add the supported files under `folder` to `found` (links to folders are followed once; a link back to a
-    folder already walked is a warning, so a cycle ends); return how many files of other types were ignored."""
-    ignored = 0
-    walked = {_identity(folder)}
-    for root, dirs, names in os.walk(folder, followlinks=True):
-        check_stop()  # a huge folder tree: a cancelled run stops walking it
-        relative = Path(root).relative_to(folder)
-        kept = []
-        for name in sorted(d for d in dirs if not d.startswith(".")):
-            shown = _join(display, relative, name)
-            try:
-                identity = _identity(Path(root, name))
-            except OSError as exc:
-                warnings.append(f"skipped {shown}/: {_stat_problem(exc)}")
+class _Walk:
+    """One expansion of the user's paths, file by file as it goes (so a caller may stop early), and what it
+    warned of and ignored on the way."""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+        self.ignored = 0  # files in folders with a type the corpus does not read
+
+    def files(self, paths: Sequence[str | Path]) -> Iterator[InputFile]:
+        return _unique(self._found(paths), self.warnings)
+
+    def _found(self, paths: Sequence[str | Path]) -> Iterator[_Found]:
+        for path, display, given in _given(paths):
+            if not path.is_dir():
+                yield _Found(path, display)
                 continue
-            if identity in walked:
-                warnings.append(f"skipped {shown}/: a link back to a folder already included (a symlink cycle)")
-                continue
-            walked.add(identity)
-            kept.append(name)
-        dirs[:] = kept
-        for name in sorted(names):
-            if name.startswith("."):
-                continue
-            file = Path(root, name)
-            if loader_for(file) is None:
-                ignored += 1
-            else:
-                found.append(_Found(file, _join(display, relative, name)))
-    return ignored
+            empty = True
+            for found in self._folder(path, display):
+                empty = False
+                yield found
+            if empty and given:
+                self.warnings.append(f"skipped {display}/: no files of a supported type in this folder")
+
+    def _folder(self, folder: Path, display: str) -> Iterator[_Found]:
+        """The supported files under `folder` (links to folders are followed once; a link back to a folder already
+        walked is a warning, so a cycle ends); files of other types are counted in `ignored`."""
+        walked = {_identity(folder)}
+        for root, dirs, names in os.walk(folder, followlinks=True):
+            check_stop()  # a huge folder tree: a cancelled run stops walking it
+            relative = Path(root).relative_to(folder)
+            kept = []
+            for name in sorted(d for d in dirs if not d.startswith(".")):
+                shown = _join(display, relative, name)
+                try:
+                    identity = _identity(Path(root, name))
+                except OSError as exc:
+                    self.warnings.append(f"skipped {shown}/: {_stat_problem(exc)}")
+                    continue
+                if identity in walked:
+                    self.warnings.append(
+                        f"skipped {shown}/: a link back to a folder already included (a symlink cycle)"
+                    )
+                    continue
+                walked.add(identity)
+                kept.append(name)
+            dirs[:] = kept
+            for name in sorted(names):
+                if name.startswith("."):
+                    continue
+                file = Path(root, name)
+                if loader_for(file) is None:
+                    self.ignored += 1
+                else:
+                    yield _Found(file, _join(display, relative, name))
 
 
 def _identity(folder: Path) -> tuple[int, int]:
@@ -145,11 +180,10 @@ def _display(file: Path, base: Path) -> str:
     return f"{base.name}/{relative}" if base.name else relative
 
 
-def _unique(found: list[_Found], warnings: list[str]) -> tuple[InputFile, ...]:
+def _unique(found: Iterable[_Found], warnings: list[str]) -> Iterator[InputFile]:
     """Regular files only, each once; distinct files that would share an id get a numbered suffix, in order."""
     seen: set[tuple[int, int]] = set()
     used: set[str] = set()
-    files: list[InputFile] = []
     for entry in found:
         try:
             stat = entry.path.stat()  # follows links: what a read would open
@@ -168,8 +202,7 @@ def _unique(found: list[_Found], warnings: list[str]) -> tuple[InputFile, ...]:
             doc_id = f"file:{entry.display}~{n}"
         used.add(doc_id)
         path = Path(os.path.realpath(entry.path))
-        files.append(InputFile(path, doc_id, entry.display, stat.st_size, stat.st_mtime_ns))
-    return tuple(files)
+        yield InputFile(path, doc_id, entry.display, stat.st_size, stat.st_mtime_ns)
 
 
 def _stat_problem(exc: OSError) -> str:

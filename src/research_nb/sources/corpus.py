@@ -31,7 +31,7 @@ from research_nb.core.errors import SourceError
 from research_nb.models.research import Passage, PassageLocation, Source
 from research_nb.sources._cache import SegmentCache, default_cache_dir, segment_key
 from research_nb.sources._index import BM25FParams
-from research_nb.sources._inputs import InputFile, ResolvedInputs, resolve_inputs
+from research_nb.sources._inputs import InputFile, ResolvedInputs, check_inputs, resolve_inputs
 from research_nb.sources._loaders import LoadError, PartialLoad, check_size, loader_for
 from research_nb.sources._parallel import AnalysisHelper
 from research_nb.sources._progress import IndexingCallback, IndexingStatus, ProgressMeter
@@ -152,7 +152,7 @@ class Corpus:
         no file), so a front can reject a typo before a run starts."""
         for name in builtins:
             get_builtin(name).version()
-        resolve_inputs(paths)
+        check_inputs(paths)
 
     # -- searching ----------------------------------------------------------------------------------------------
 

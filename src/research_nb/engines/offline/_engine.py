@@ -65,7 +65,7 @@ from research_nb.models.research import (
     SubQuestion,
     shorten,
 )
-from research_nb.sources._inputs import resolve_inputs
+from research_nb.sources._inputs import inputs_hold
 from research_nb.sources.corpus import Corpus, DocumentTexts, IndexingStatus
 
 DEFAULT_CORPORA = ("factbook",)
@@ -434,10 +434,9 @@ def _worth_a_process(sources: tuple[str, ...], builtins: tuple[str, ...]) -> boo
     if builtins:
         return True
     try:
-        files = resolve_inputs(sources).files
+        return inputs_hold(sources, IN_PROCESS_BELOW_BYTES)
     except UserInputError:
         return False  # the stage reports the bad path itself, here as anywhere
-    return sum(f.size for f in files) >= IN_PROCESS_BELOW_BYTES
 
 
 def _brief(question: str, knowledge: Knowledge) -> ResearchBrief:
