@@ -246,7 +246,7 @@ class OfflineEngine:
     async def _offload(self, ctx: StageContext) -> bool:
         """Whether this run's stages go to the worker process: always for a built-in corpus (the Factbook alone
         is 32,600 passages), for the user's files when they hold `IN_PROCESS_BELOW_BYTES` or more. Decided once
-        per combination of inputs (a stat of each file, off the loop)."""
+        per combination of inputs (off the loop, from the first files that reach the size)."""
         if not workers.enabled or self._in_worker is False:
             return False
         if self._in_worker:
