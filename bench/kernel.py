@@ -169,13 +169,17 @@ def measure_round_trips(args: argparse.Namespace) -> dict[str, Any]:
             for load, n in LOADS:
                 entry = results.setdefault(f"{load}_{n}", {"idle_ms": [], "median_ms": [], "p95_ms": [], "ratio": []})
                 for _ in range(1 if load == "paced" else args.blocks):
-                    idle, busy = _block(kernel, load, n, args.samples)
-                    entry["idle_ms"].append(median(idle) * 1000)
-                    entry["median_ms"].append(median(busy) * 1000)
-                    entry["p95_ms"].append(p95(busy) * 1000)
-                    entry["ratio"].append(median(busy) / median(idle))
+                    _record(entry, *_block(kernel, load, n, args.samples))
             print(f"round trips: repetition {rep + 1} of {args.repeat} done", file=sys.stderr)
     return results
+
+
+def _record(entry: dict[str, Any], idle: list[float], busy: list[float]) -> None:
+    """One block's figures, in milliseconds: its idle and busy medians, busy p95, and the busy/idle ratio."""
+    entry["idle_ms"].append(median(idle) * 1000)
+    entry["median_ms"].append(median(busy) * 1000)
+    entry["p95_ms"].append(p95(busy) * 1000)
+    entry["ratio"].append(median(busy) / median(idle))
 
 
 #: The loads, each with its count: paced and offline runs, and the machine's floor ("spin": one process outside
@@ -239,10 +243,7 @@ def measure_build(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
                 found["still_building"].append(kernel.eval("run.status") == "running")
                 kernel.run("run.cancel()\nawait run")
                 shutil.rmtree(folder)
-                found["idle_ms"].append(median(idle) * 1000)
-                found["median_ms"].append(median(busy) * 1000)
-                found["p95_ms"].append(p95(busy) * 1000)
-                found["ratio"].append(median(busy) / median(idle))
+                _record(found, idle, busy)
             print(f"build: repetition {rep + 1} of {args.repeat} done", file=sys.stderr)
         folder = scratch / "build-cancel"
         shutil.copytree(source, folder)
@@ -403,15 +404,10 @@ def round_trip_rows(trips: dict[str, Any], build: dict[str, Any]) -> list[list[o
             build,
         )
     )
-    spin = trips["spin_1"]
-    rows.append(
-        [
-            "The machine's floor: execute round trip beside one process spinning at the worker's niceness",
-            f"median {median(spin['median_ms']):.2f} ms, p95 {median(spin['p95_ms']):.2f} ms",
-            f"idle: median {median(spin['idle_ms']):.2f} ms ({median(spin['ratio']):.2f}x)",
-            "",
-        ]
+    floor = _trip_row(
+        "The machine's floor: execute round trip beside one process spinning at the worker's niceness", trips["spin_1"]
     )
+    rows.append([*floor[:3], ""])  # a reference for the loads above, not a target
     cancel = build["cancel"]
     rows.append(
         [
