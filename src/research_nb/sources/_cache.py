@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from research_nb.sources import _retention
+from research_nb.sources import _prebuilt, _retention
 from research_nb.sources._atomic import atomic_write
 from research_nb.sources._index import BM25FParams
 from research_nb.sources._inputs import InputFile
@@ -115,20 +115,39 @@ class SegmentCache:
         folder = self.root / "indexes" / key
 
         def load() -> Store | None:
-            if not folder.exists():
+            store = Store(folder) if folder.exists() else self._seed(key)
+            if store is None:
                 return None
-            store = Store(folder)
             if len(store.inputs) != num_inputs:
                 raise ValueError(f"it holds {len(store.inputs)} inputs, not {num_inputs}")
             return store
 
         return self._heal(load, "the search index", folder)
 
+    def _seed(self, key: str) -> Store | None:
+        """The store `key` copied into the cache from the package, if it ships one (`_prebuilt`); None otherwise,
+        and when the cache cannot be written (the store is then built, in a temporary folder as usual)."""
+        source = _prebuilt.packaged((self.root / "indexes" / key).relative_to(self.root.parent))
+        if source is None:
+            return None
+        scratch = self._scratch(key)
+        try:
+            shutil.rmtree(scratch, ignore_errors=True)
+            _prebuilt.copy_store(source, scratch)
+        except OSError:
+            shutil.rmtree(scratch, ignore_errors=True)
+            return None
+        return self.put_store(key, scratch, frozenset())
+
+    def _scratch(self, key: str) -> Path:
+        """A folder of this process and thread to build the store `key` in, renamed into place when whole."""
+        return self.root / "indexes" / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
+
     def new_store(self, key: str, params: BM25FParams) -> tuple[StoreWriter, Path]:
         """A writer into a scratch folder for the store `key`: in the cache, or in a temporary folder (deleted
         when the corpus that uses it is) when the cache cannot be written."""
         try:
-            scratch = self.root / "indexes" / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
+            scratch = self._scratch(key)
             shutil.rmtree(scratch, ignore_errors=True)
             return StoreWriter(scratch, params), scratch
         except OSError as exc:

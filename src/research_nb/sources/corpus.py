@@ -229,11 +229,16 @@ class Corpus:
             for d, t in zip(store.document_ids.take(every), store.document_titles.take(every), strict=True)
         }
 
+    @property
+    def index_folder(self) -> Path:
+        """The folder of this corpus's index (its store): in the cache, unless the cache could not be written."""
+        return self._store.folder
+
     def derived_path(self, name: str) -> Path:
         """Where to keep a file of data derived from this corpus (an engine's reading of it): in its index's own
         folder, so it belongs to this combination of inputs, counts towards the cache's size cap and is deleted
         with the index. The folder exists; the file is the caller's to write (atomically) and to validate."""
-        return self._store.folder / name
+        return self.index_folder / name
 
     @property
     def num_documents(self) -> int:
