@@ -8,10 +8,11 @@ Multi-hop: for each question of the HotpotQA distractor sample (corpus: the 10,7
 cites both gold paragraphs, and those whose report contains the gold answer string. The baseline, in the same
 run, is single-shot BM25: the top 10 passages of the question on the same index.
 
-Speed: one research on the Factbook, cold (a new process with an empty cache: index build included) and warm
-(the same process, the second and later runs). Cold twice over: the `research-nb` command, and a fresh kernel's
-first `%research` after `%load_ext research_nb` (at once, and after a pause as a user typing the question would
-leave; loading the extension starts indexing in the research worker). Prints tables, writes
+Speed: one research on the Factbook, cold (a new process with an empty cache) and warm (the same process, the
+second and later runs). Cold as after a new install (the index the package ships, copied into the cache) and,
+in the same run, with the index built there (`RESEARCH_NB_PREBUILT=0`); both for the `research-nb` command and
+a fresh kernel's first `%research` after `%load_ext research_nb` (at once, and after a pause as a user typing the
+question would leave; loading the extension opens the corpus in the research worker). Prints tables, writes
 bench/results/offline.json.
 """
 
@@ -145,17 +146,23 @@ def _word(text: str, word: str) -> bool:
     return re.search(rf"\b{word}\b", text, re.IGNORECASE) is not None
 
 
-def cold_seconds(repeat: int) -> list[float]:
-    """A new process with an empty cache each time: imports, Factbook conversion, index build, research."""
-    times = []
+def cold_env(cache: str, *, prebuilt: bool) -> dict[str, str]:
+    """An empty cache; with `prebuilt`, the index the package ships (a new install), else built here."""
+    env = {key: value for key, value in os.environ.items() if key != "RESEARCH_NB_PREBUILT"}
+    return env | {"RESEARCH_NB_CACHE_DIR": cache} | ({} if prebuilt else {"RESEARCH_NB_PREBUILT": "0"})
+
+
+def cold_seconds(repeat: int) -> dict[bool, list[float]]:
+    """A new process with an empty cache each time (imports, the index copied from the package or built, the
+    research), with the packaged index and without it, interleaved: {prebuilt: seconds}."""
+    times: dict[bool, list[float]] = {True: [], False: []}
     for _ in range(repeat):
-        with tempfile.TemporaryDirectory() as cache:
-            env = {**os.environ, "RESEARCH_NB_CACHE_DIR": cache}
-            began = time.perf_counter()
-            subprocess.run(
-                [sys.executable, "-m", "research_nb.cli", QUESTION, "--quiet"], env=env, check=True, capture_output=True
-            )
-            times.append(time.perf_counter() - began)
+        for prebuilt in times:
+            with tempfile.TemporaryDirectory() as cache:
+                command = [sys.executable, "-m", "research_nb.cli", QUESTION, "--quiet"]
+                began = time.perf_counter()
+                subprocess.run(command, env=cold_env(cache, prebuilt=prebuilt), check=True, capture_output=True)
+                times[prebuilt].append(time.perf_counter() - began)
     return times
 
 
@@ -169,7 +176,7 @@ print(round(time.perf_counter() - began, 3), state.current_stage.value, len(stat
 """
 
 
-def notebook_cold_seconds(repeat: int, pause: float) -> list[float]:
+def notebook_cold_seconds(repeat: int, pause: float, *, prebuilt: bool = True) -> list[float]:
     """A fresh kernel with an empty cache each time: `%load_ext research_nb`, `pause` seconds (a user typing the
     question; 0: the question comes at once), then the first research, timed in the kernel."""
     sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "tests")]
@@ -177,7 +184,7 @@ def notebook_cold_seconds(repeat: int, pause: float) -> list[float]:
 
     times = []
     for _ in range(repeat):
-        with tempfile.TemporaryDirectory() as cache, kernel_session(env={"RESEARCH_NB_CACHE_DIR": cache}) as kernel:
+        with tempfile.TemporaryDirectory() as cache, kernel_session(env=cold_env(cache, prebuilt=prebuilt)) as kernel:
             kernel.run("%load_ext research_nb")
             time.sleep(pause)
             seconds, stage, _ = kernel.run(_NOTEBOOK_RUN, timeout=120).stdout.split()
@@ -202,27 +209,32 @@ async def speed(repeat: int, cache: Path) -> dict[str, object]:
     runs = max(3, repeat // 4)
     cold = cold_seconds(runs)
     at_once = notebook_cold_seconds(runs, pause=0)
+    at_once_built = notebook_cold_seconds(runs, pause=0, prebuilt=False)
     typed = notebook_cold_seconds(runs, pause=_TYPING_PAUSE)
     warm = await warm_seconds(repeat, cache)
+    rows = {
+        "cold CLI, new install (the packaged index copied)": cold[True],
+        "cold CLI, index built (RESEARCH_NB_PREBUILT=0)": cold[False],
+        "cold notebook: %research right after %load_ext": at_once,
+        "the same, index built (RESEARCH_NB_PREBUILT=0)": at_once_built,
+        f"cold notebook: %research {_TYPING_PAUSE:g} s after %load_ext": typed,
+        "warm (corpus open in the process)": warm,
+    }
     print(f"\nOne offline research on the Factbook: {QUESTION!r}")
-    print_table(
-        ["run", "runs", "median s", "p95 s"],
-        [
-            ["cold CLI (new process, empty cache, index build)", len(cold), median(cold), p95(cold)],
-            ["cold notebook: %research right after %load_ext", len(at_once), median(at_once), p95(at_once)],
-            [f"cold notebook: %research {_TYPING_PAUSE:g} s after %load_ext", len(typed), median(typed), p95(typed)],
-            ["warm (corpus open in the process)", len(warm), median(warm), p95(warm)],
-        ],
-    )
-    print(f"warm/cold ratio: {median(warm) / median(cold):.3f}")
+    print_table(["run", "runs", "median s", "p95 s"], [[name, len(t), median(t), p95(t)] for name, t in rows.items()])
+    print(f"cold CLI, packaged index / built: {median(cold[True]) / median(cold[False]):.3f}")
     return {
-        "cold_s": cold,
+        "cold_s": cold[True],
+        "cold_built_s": cold[False],
         "notebook_cold_at_once_s": at_once,
+        "notebook_cold_at_once_built_s": at_once_built,
         "notebook_cold_after_typing_s": typed,
         "typing_pause_s": _TYPING_PAUSE,
         "warm_s": warm,
-        "cold_median_s": median(cold),
+        "cold_median_s": median(cold[True]),
+        "cold_built_median_s": median(cold[False]),
         "notebook_cold_at_once_median_s": median(at_once),
+        "notebook_cold_at_once_built_median_s": median(at_once_built),
         "notebook_cold_after_typing_median_s": median(typed),
         "warm_median_s": median(warm),
     }

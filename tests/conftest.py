@@ -46,9 +46,11 @@ async def manager() -> AsyncIterator[BackgroundTaskManager]:
 @pytest.fixture(scope="session", autouse=True)
 def private_folders(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Runs and corpus indexes go to temporary folders for the session (kernels and servers started by tests
-    inherit them), never to the user's data or cache folder."""
+    inherit them), never to the user's data or cache folder. The index the package ships is off: the tests
+    measure what a build does (tests/sources/test_prebuilt.py turns it on)."""
     root = tmp_path_factory.mktemp("research-nb")
     with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RESEARCH_NB_PREBUILT", "0")
         patch.setenv("RESEARCH_NB_DATA_DIR", str(root / "data"))
         patch.setenv("RESEARCH_NB_CACHE_DIR", str(root / "cache"))
         yield root

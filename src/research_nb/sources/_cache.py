@@ -74,6 +74,7 @@ class SegmentCache:
         self._manifest_changed = False
         self.write_error: str | None = None
         self.repairs: list[str] = []  # one line per damaged entry discarded in this session
+        self.seeded: list[str] = []  # keys of the stores copied from the package (`_seed`) in this session
 
     def content_hash(self, file: InputFile) -> str:
         """The file's sha256, from the manifest when its size and mtime are unchanged."""
@@ -137,7 +138,9 @@ class SegmentCache:
         except OSError:
             shutil.rmtree(scratch, ignore_errors=True)
             return None
-        return self.put_store(key, scratch, frozenset())
+        store = self.put_store(key, scratch, frozenset())
+        self.seeded.append(key)
+        return store
 
     def _scratch(self, key: str) -> Path:
         """A folder of this process and thread to build the store `key` in, renamed into place when whole."""

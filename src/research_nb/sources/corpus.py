@@ -367,6 +367,8 @@ class _Builder:
         index_key = segment_key("index", repr(self.corpus_class.index_params), *keys)
         store = self.cache.get_store(index_key, len(keys))
         if store is not None:
+            if index_key in self.cache.seeded:
+                self.progress("the search index: installed with research-nb, copied into the cache")
             self._replay(inputs, store)
         else:
             store = self._index(inputs, index_key, description, keys)
