@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 from research_nb.engines.offline._engine import DEFAULT_CORPORA
 from research_nb.engines.offline._knowledge import Knowledge
@@ -21,8 +22,10 @@ from research_nb.sources.corpus import Corpus
 
 def build(into: Path = PACKAGED) -> Path:
     """Index the default corpus afresh and put it into `into`; returns the packaged store's folder."""
-    os.environ["RESEARCH_NB_PREBUILT"] = "0"  # built here from the data, never copied from an older package
-    with tempfile.TemporaryDirectory(prefix="research-nb-prebuild-") as scratch:
+    # From the data, never by copying an older package's index (same key, maybe older code); the process's
+    # environment is restored afterwards (patch.dict: the standard library's scoped change of a mapping).
+    packaged_off = mock.patch.dict(os.environ, {"RESEARCH_NB_PREBUILT": "0"})
+    with packaged_off, tempfile.TemporaryDirectory(prefix="research-nb-prebuild-") as scratch:
         cache = Path(scratch)
         corpus = Corpus.open(builtins=DEFAULT_CORPORA, cache_dir=cache)
         Knowledge.of(corpus).save(corpus)
