@@ -204,7 +204,9 @@ async def _frames(
 ) -> AsyncIterator[ServerSentEvent]:
     writer = FrameWriter(state)
     yield writer.connected()
-    if state.is_finished and not bus.is_finished(state.request_id):
+    # Told from the store only when the bus has nothing of the run. A run's state is finished (and saved) a moment
+    # before its `RunFinished` is emitted: a stream that comes in between follows the live channel to its end.
+    if state.is_finished and not bus.has_events(state.request_id):
         for number, frame in enumerate(writer.story_from_state(), start=1):
             if number > after_seq:
                 yield frame

@@ -313,6 +313,12 @@ class ResearchEventBus:
         with channel.lock:
             return list(channel.history)  # type: ignore[arg-type]
 
+    def has_events(self, request_id: str) -> bool:
+        """Whether the bus holds events of the run (to replay): none for a run it never saw or has forgotten."""
+        with self._lock:
+            channel = self._channels.get(request_id)
+        return channel is not None and bool(channel.history)
+
     def is_finished(self, request_id: str) -> bool:
         with self._lock:
             channel = self._channels.get(request_id)
